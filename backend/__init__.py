@@ -1,0 +1,1 @@
+"""ClosetChat's web application: FastAPI routes, services and the database."""

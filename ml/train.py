@@ -1,0 +1,219 @@
+"""Training loop: read top to bottom. Options at the top (TrainConfig), one function per phase,
+plain checkpoints with resume, early stopping on validation accuracy, a model card at the end."""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ml import data
+from ml.augment import random_erase, random_hflip, random_translate
+from ml.labels import LABELS
+from ml.model import ARCHITECTURE, build_model, count_parameters
+from ml.normalization import NORMALIZATIONS, normalize
+
+
+@dataclass
+class TrainConfig:
+    out_dir: str = "runs/latest"
+    epochs: int = 36
+    batch_size: int = 256
+    width: int = 32
+    lr: float = 0.2
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    warmup_fraction: float = 0.2
+    max_shift: int = 2
+    erase_p: float = 0.5
+    normalization: str = "dataset"
+    patience: int = 8
+    seed: int = 0
+    threads: int = 2
+    bf16: bool = True
+    train_limit: int = 0  # 0: all 54,000 training images; else a seeded subset (smoke tests)
+    dataset_dir: str | None = None
+    command: str = field(default_factory=lambda: " ".join(sys.argv))
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def to_input(images: np.ndarray | torch.Tensor, normalization: str) -> torch.Tensor:
+    """uint8 [N,28,28] → normalised float [N,1,28,28] in channels-last layout."""
+    x = torch.as_tensor(images).float().div_(255.0).unsqueeze(1)
+    return normalize(x, normalization).contiguous(memory_format=torch.channels_last)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    optimizer = torch.optim.SGD(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0}],
+        lr=cfg.lr,
+        momentum=0.9,
+        nesterov=True,
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=cfg.lr,
+        epochs=cfg.epochs,
+        steps_per_epoch=steps_per_epoch,
+        pct_start=cfg.warmup_fraction,
+        anneal_strategy="linear",
+        div_factor=10,
+        final_div_factor=100,
+    )
+    return optimizer, scheduler
+
+
+def train_one_epoch(model, optimizer, scheduler, train: data.Split, cfg, generator, desc: str):
+    """One pass over the shuffled training images with augmentation; returns the mean loss."""
+    model.train()
+    criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    order = torch.randperm(len(train), generator=generator)
+    images = torch.from_numpy(train.images)
+    labels = torch.from_numpy(train.labels)
+    steps = len(train) // cfg.batch_size  # drop the ragged last batch: BN dislikes tiny ones
+    total, bar = 0.0, tqdm(range(steps), desc=desc, unit="batch", leave=True, mininterval=5)
+    for step in bar:
+        idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+        x = images[idx].float().div_(255.0).unsqueeze(1)
+        x = random_translate(x, cfg.max_shift, generator)
+        x = random_hflip(x, generator)
+        x = random_erase(x, generator, p=cfg.erase_p)
+        x = normalize(x, cfg.normalization).contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            loss = criterion(model(x), labels[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total += loss.item()
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{total / (step + 1):.4f}", lr=f"{scheduler.get_last_lr()[0]:.4f}")
+    bar.close()
+    return total / max(steps, 1)
+
+
+@torch.inference_mode()
+def predict_logits(model, images: np.ndarray, normalization: str, bf16: bool = False, tta: bool = True):
+    """Logits for uint8 images, batched; with tta, averaged with the horizontally flipped view."""
+    model.eval()
+    out = []
+    for start in range(0, len(images), 1000):
+        x = to_input(images[start : start + 1000], normalization)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x).float()
+            if tta:
+                logits = (logits + model(x.flip(3)).float()) / 2
+        out.append(logits)
+    return torch.cat(out)
+
+
+def accuracy(model, split: data.Split, normalization: str, tta: bool = True) -> float:
+    logits = predict_logits(model, split.images, normalization, tta=tta)
+    return float((logits.argmax(1).numpy() == split.labels).mean())
+
+
+def save_checkpoint(path: Path, **state) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a crash mid-write never leaves a broken checkpoint
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> dict:
+    """Train, keep the best validation checkpoint, evaluate it on test, write weights + card."""
+    torch.set_num_threads(cfg.threads)
+    generator = seed_everything(cfg.seed)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    train_split, val_split = data.train_validation_split(data.load_split("train", cfg.dataset_dir))
+    if cfg.train_limit:
+        keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(train_split))[: cfg.train_limit])
+        train_split = data.Split(train_split.images[keep], train_split.labels[keep])
+
+    model = build_model(cfg.width).to(memory_format=torch.channels_last)
+    steps = len(train_split) // cfg.batch_size
+    optimizer, scheduler = make_optimizer(model, cfg, steps)
+    history, best_acc, best_epoch, start_epoch, elapsed = [], -1.0, 0, 0, 0.0
+    last = out / "last.pt"
+    if resume and last.exists():
+        state = torch.load(last, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history, best_acc, best_epoch = state["history"], state["best_acc"], state["best_epoch"]
+        start_epoch, elapsed = state["epoch"] + 1, state["elapsed"]
+        print(f"resumed from {last} at epoch {start_epoch + 1}", flush=True)
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.perf_counter()
+        loss = train_one_epoch(
+            model, optimizer, scheduler, train_split, cfg, generator, f"epoch {epoch + 1}/{cfg.epochs}"
+        )
+        val_acc = accuracy(model, val_split, cfg.normalization)
+        elapsed += time.perf_counter() - t0
+        history.append({"epoch": epoch + 1, "loss": round(loss, 5), "val_acc": round(val_acc, 5),
+                        "elapsed_s": round(elapsed, 1)})
+        print(f"epoch {epoch + 1}: loss {loss:.4f} val_acc {val_acc:.4f} elapsed {elapsed:.0f}s",
+              flush=True)
+        if val_acc > best_acc:
+            best_acc, best_epoch = val_acc, epoch + 1
+            save_checkpoint(out / "best.pt", model=model.state_dict(), epoch=epoch, val_acc=val_acc)
+        save_checkpoint(
+            last, model=model.state_dict(), optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(), generator=generator.get_state(),
+            torch_rng=torch.get_rng_state(), history=history, best_acc=best_acc,
+            best_epoch=best_epoch, epoch=epoch, elapsed=elapsed, config=asdict(cfg),
+        )
+        if epoch + 1 - best_epoch >= cfg.patience:
+            print(f"early stop: no validation gain for {cfg.patience} epochs", flush=True)
+            break
+
+    model.load_state_dict(torch.load(out / "best.pt", weights_only=True)["model"])
+    test_split = data.load_split("test", cfg.dataset_dir)
+    test_logits = predict_logits(model, test_split.images, cfg.normalization)
+    test_pred = test_logits.argmax(1).numpy()
+    per_class = {
+        LABELS[c]: round(float((test_pred[test_split.labels == c] == c).mean()), 4) for c in range(10)
+    }
+    result = {
+        "architecture": ARCHITECTURE,
+        "width": cfg.width,
+        "parameters": count_parameters(model),
+        "normalization": cfg.normalization,
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
+        "train_seconds": round(elapsed, 1),
+        "val_accuracy": round(best_acc, 5),
+        "test_accuracy": round(float((test_pred == test_split.labels).mean()), 5),
+        "test_accuracy_no_tta": round(accuracy(model, test_split, cfg.normalization, tta=False), 5),
+        "test_per_class": per_class,
+        "train_images": len(train_split),
+        "data_sha256": data.checksums(cfg.dataset_dir),
+        "history": history,
+        "config": asdict(cfg),
+        "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
+    }
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
+               out / "model.pt")
+    (out / "result.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: result[k] for k in ("val_accuracy", "test_accuracy", "train_seconds")}),
+          flush=True)
+    return result
