@@ -1,4 +1,12 @@
-"""ClosetChat's machine-learning package: data, model, training and the inference API."""
-from ml.labels import LABELS
+"""ClosetChat's machine-learning package: data, model, training and the inference API.
 
-__all__ = ["LABELS"]
+Public names: Classifier, Prediction, LABELS, UnreadableImage, open_image, to_fashion_mnist,
+flatten_to_rgb.
+"""
+
+from ml.classifier import Classifier, Prediction
+from ml.errors import UnreadableImage
+from ml.labels import LABELS
+from ml.preprocess import flatten_to_rgb, open_image, to_fashion_mnist
+
+__all__ = ["Classifier", "Prediction", "LABELS", "UnreadableImage", "flatten_to_rgb", "open_image", "to_fashion_mnist"]

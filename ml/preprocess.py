@@ -10,6 +10,7 @@ does. Images already in Fashion-MNIST form (28×28 gray on a dark background) pa
 from __future__ import annotations
 
 import io
+from struct import error as struct_error
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,29 +28,42 @@ DARK_BACKGROUND = 64  # a 28×28 gray image whose border mean is below this is a
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
-def open_image(source: bytes | BinaryIO | str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode an upload safely: size checked from the header, first frame, EXIF orientation."""
+def open_image(
+    source: bytes | BinaryIO | str | Path, max_pixels: int = MAX_PIXELS, draft_size: int = WORK_SIZE
+) -> Image.Image:
+    """Decode an upload safely: size checked from the header, first frame, EXIF orientation.
+
+    JPEGs are decoded at the smallest DCT scale still at least draft_size on each side.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise UnreadableImage("the file is empty", "empty")
         source = io.BytesIO(source)
     try:
         img = Image.open(source)
-        width, height = img.size
-        if width * height > max_pixels or width <= 0 or height <= 0:
-            raise UnreadableImage(f"image is {width}×{height} pixels; the limit is {max_pixels:,}")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise UnreadableImage("not an image format we can read", "unidentified") from exc
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage(str(exc), "too_large") from exc
+    width, height = img.size
+    if width <= 0 or height <= 0 or width * height > max_pixels:
+        raise UnreadableImage(
+            f"the image is {width}×{height} pixels; the limit is {max_pixels:,} pixels", "too_large"
+        )
+    try:
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
         if img.format == "JPEG":
-            img.draft("RGB", (WORK_SIZE, WORK_SIZE))  # decode at 1/2..1/8 scale
+            img.draft("RGB", (draft_size, draft_size))
         img.load()
         return ImageOps.exif_transpose(img)
-    except UnreadableImage:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError,
-            Image.DecompressionBombError) as exc:
-        raise UnreadableImage(f"not a readable image: {exc}") from exc
+    except Image.DecompressionBombError as exc:
+        raise UnreadableImage(str(exc), "too_large") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, struct_error) as exc:
+        raise UnreadableImage(f"the image is damaged or truncated ({exc})", "broken") from exc
 
 
-def _flatten(img: Image.Image) -> Image.Image:
+def flatten_to_rgb(img: Image.Image) -> Image.Image:
     """Any mode → RGB; transparency composited onto white (cut-outs are product shots on white)."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
@@ -94,17 +108,27 @@ def to_fashion_mnist(img: Image.Image) -> np.ndarray:
     """One image → uint8 [28, 28], white-ish garment on black like the dataset."""
     if is_fashion_mnist_form(img):
         return np.asarray(img.convert("L"), dtype=np.uint8).copy()
-    img = _flatten(img)
+    img = flatten_to_rgb(img)
     if max(img.size) > WORK_SIZE:
         img = img.copy()
         img.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
-    rgb = trim_to_content(np.asarray(img))
+    full = np.asarray(img)
+    rgb = trim_to_content(full)
     gray = Image.fromarray(rgb, "RGB").convert("L")
     w, h = gray.size
     scale = SIZE / max(w, h)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = gray.resize(size, Image.Resampling.BOX)
     small = small.filter(ImageFilter.UnsharpMask(radius=1, percent=100, threshold=0))
-    canvas = Image.new("L", (SIZE, SIZE), 255)
+    light_background = _corner_luma(full) >= 128
+    canvas = Image.new("L", (SIZE, SIZE), 255 if light_background else 0)
     canvas.paste(small, ((SIZE - size[0]) // 2, (SIZE - size[1]) // 2))
-    return 255 - np.asarray(canvas, dtype=np.uint8)
+    out = np.asarray(canvas, dtype=np.uint8)
+    # negate product shots on light backgrounds; a dark background is already the dataset's way
+    return 255 - out if light_background else out.copy()
+
+
+def _corner_luma(rgb: np.ndarray) -> float:
+    h, w, _ = rgb.shape
+    corners = np.stack([rgb[0, 0], rgb[0, w - 1], rgb[h - 1, 0], rgb[h - 1, w - 1]]).astype(np.float32)
+    return float((corners @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).mean())

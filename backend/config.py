@@ -1,0 +1,86 @@
+"""All settings in one object, read from CLOSETCHAT_* environment variables (or passed in by
+tests). Every path the app writes derives from data_dir."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import field_validator
+from typing import Annotated
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLOSETCHAT_", env_file=None, extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None  # default: SQLite file in data_dir
+    max_upload_mb: float = 5.0  # per file
+    max_files: int = 16  # per request, chat and API alike
+    max_pixels: int = 40_000_000  # decompression-bomb cap, checked before decoding
+    max_text_chars: int = 2000
+    secret_key: str | None = None  # default: generated once, kept in data_dir/secret_key
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    model_dir: Path | None = None  # default: the weights shipped in ml/weights
+    inference_threads: int = 1
+    max_batch: int = 32  # micro-batching: most images in one forward pass
+    max_wait_ms: float = 2.0  # micro-batching: longest a request waits for company
+    migrate_on_start: bool = True
+    cookie_secure: bool = False  # set true behind HTTPS
+    history_page_size: int = 50
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value):
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'closetchat.db').resolve()}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        return self.data_dir / "thumbs"
+
+    @property
+    def incoming_dir(self) -> Path:
+        """Where request bodies stream to before they are checked; same filesystem as uploads."""
+        return self.data_dir / "incoming"
+
+    def ensure_dirs(self) -> None:
+        for folder in (self.data_dir, self.uploads_dir, self.thumbs_dir, self.incoming_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def resolved_secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(secrets.token_urlsafe(32))
+            try:
+                tmp.rename(path) if not path.exists() else tmp.unlink()
+            except FileExistsError:
+                tmp.unlink(missing_ok=True)
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

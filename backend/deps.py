@@ -1,0 +1,69 @@
+"""Typed dependencies so a route's signature says what it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from backend.config import Settings
+from backend.errors import CsrfFailed, Unauthorized
+from backend.identity import LOCAL_OWNER, BrowserIdentity, api_key_owner, browser_owner
+from backend.services.inference import InferenceEngine
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.db, expire_on_commit=False) as session:
+        yield session
+
+
+def get_engine(request: Request) -> InferenceEngine:
+    return request.app.state.inference
+
+
+def browser_id(request: Request) -> str:
+    return request.state.browser_id
+
+
+def get_browser_owner(request: Request) -> str:
+    return browser_owner(request.state.browser_id)
+
+
+def get_api_owner(request: Request) -> str:
+    """API key from `Authorization: Bearer KEY` or `X-API-Key`; with no keys configured the API
+    runs in local mode, where every script shares the owner "local"."""
+    settings: Settings = request.app.state.settings
+    if not settings.api_keys:
+        return LOCAL_OWNER
+    key = request.headers.get("x-api-key", "")
+    auth = request.headers.get("authorization", "")
+    if not key and auth.lower().startswith("bearer "):
+        key = auth[7:].strip()
+    if key not in settings.api_keys:
+        raise Unauthorized("a valid API key is required (Authorization: Bearer KEY or X-API-Key)")
+    return api_key_owner(key)
+
+
+def csrf_token(request: Request) -> str:
+    identity: BrowserIdentity = request.app.state.identity
+    return identity.csrf_token(request.state.browser_id)
+
+
+def check_csrf(request: Request, token: str | None) -> None:
+    identity: BrowserIdentity = request.app.state.identity
+    token = request.headers.get("x-csrf-token") or token
+    if not identity.csrf_ok(request.state.browser_id, token):
+        raise CsrfFailed("this form has expired; reload the page and try again")
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session)]
+EngineDep = Annotated[InferenceEngine, Depends(get_engine)]
+BrowserOwner = Annotated[str, Depends(get_browser_owner)]
+ApiOwner = Annotated[str, Depends(get_api_owner)]

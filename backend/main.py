@@ -1,0 +1,104 @@
+"""The FastAPI application factory. `uvicorn backend.main:app` serves the default settings;
+tests call create_app(Settings(...)) to get an app on their own data dir and database."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend.config import Settings, get_settings
+from backend.db import make_engine
+from backend.errors import ClosetChatError
+from backend.identity import BrowserIdentity
+from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
+from backend.migrations import upgrade_to_head
+from backend.services.inference import InferenceEngine
+from backend.services.maintenance import sweep
+from backend.templating import STATIC_DIR, is_htmx
+from ml import Classifier
+
+log = logging.getLogger("closetchat")
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    return path.startswith("/api/") or path == "/fashion-mnist" or path in ("/healthz", "/readyz", "/metrics")
+
+
+def create_app(settings: Settings | None = None, classifier: Classifier | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        settings.ensure_dirs()
+        if settings.migrate_on_start:
+            upgrade_to_head(app.state.db, settings)
+        removed = sweep(app.state.db, settings)
+        if any(removed.values()):
+            log.warning("start-up sweep removed %s", removed)
+        model = classifier or Classifier.load(settings.model_dir, threads=settings.inference_threads)
+        app.state.inference = InferenceEngine(model, settings.max_batch, settings.max_wait_ms)
+        yield
+        app.state.inference.close()
+        app.state.db.dispose()
+
+    app = FastAPI(
+        title="ClosetChat",
+        version="1.0",
+        summary="What garment is this? Fashion-MNIST classes for photos, from a browser or a script.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = make_engine(settings)
+    app.state.identity = BrowserIdentity(settings.resolved_secret())
+
+    from backend.web import chat as web_chat
+
+    app.include_router(web_chat.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(ClosetChatError)
+    async def closetchat_error(request: Request, exc: ClosetChatError):
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+        return web_chat.error_bubble_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if _wants_json(request) or is_htmx(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        err = ClosetChatError(str(exc.detail))
+        err.status_code = exc.status_code
+        return web_chat.error_bubble_response(request, err)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        if _wants_json(request):
+            return JSONResponse({"detail": jsonable_errors(exc)}, status_code=422)
+        err = ClosetChatError("the form was incomplete: " + "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:])} {e['msg'].lower()}" for e in exc.errors()))
+        err.status_code = 422
+        return web_chat.error_bubble_response(request, err)
+
+    app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+def jsonable_errors(exc: RequestValidationError) -> list[dict]:
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+
+
+def __getattr__(name: str):
+    """`backend.main:app` is built on first access, so importing this module has no side effects."""
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

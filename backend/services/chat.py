@@ -1,0 +1,190 @@
+"""Conversations and their messages: create, list, rename, delete, send photos and text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete as sa_delete
+from sqlmodel import Session, col, select
+
+from backend.config import Settings
+from backend.errors import BadForm, ClosetChatError, NotFound
+from backend.models import Conversation, Feedback, Message, Prediction, Upload, utcnow
+from backend.services import assistant
+from backend.services.inference import InferenceEngine
+from backend.services.multipart import IncomingFile
+from backend.services.predictions import answer_files
+from backend.services.views import PredictionView
+from ml import LABELS
+
+TITLE_MAX = 80
+
+
+@dataclass
+class Bubble:
+    """One message as the thread shows it; error bubbles are shown once and never stored."""
+
+    role: str
+    kind: str
+    text: str = ""
+    upload: Upload | None = None
+    prediction: PredictionView | None = None
+    id: int | None = None
+    created_at: object = None
+
+
+@dataclass
+class SendResult:
+    bubbles: list[Bubble] = field(default_factory=list)
+    errors: list[ClosetChatError] = field(default_factory=list)
+    stored: int = 0
+
+    @property
+    def status_code(self) -> int:
+        """4xx when nothing could be answered, else 200 (errors still shown beside answers)."""
+        if self.errors and not self.stored:
+            return self.errors[0].status_code
+        return 200
+
+
+def list_conversations(session: Session, owner: str, limit: int = 100) -> list[Conversation]:
+    return list(session.exec(
+        select(Conversation).where(Conversation.owner == owner)
+        .order_by(col(Conversation.updated_at).desc()).limit(limit)
+    ))
+
+
+def get_conversation(session: Session, owner: str, conversation_id: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None or conversation.owner != owner:
+        raise NotFound("no such conversation")
+    return conversation
+
+
+def create_conversation(session: Session, owner: str, title: str = "New chat") -> Conversation:
+    conversation = Conversation(owner=owner, title=title)
+    session.add(conversation)
+    session.commit()
+    return conversation
+
+
+def rename(session: Session, owner: str, conversation_id: str, title: str) -> Conversation:
+    conversation = get_conversation(session, owner, conversation_id)
+    title = " ".join(title.split())[:TITLE_MAX]
+    if not title:
+        raise BadForm("a conversation needs a name")
+    conversation.title = title
+    session.add(conversation)
+    session.commit()
+    return conversation
+
+
+def delete_conversation(session: Session, owner: str, conversation_id: str) -> None:
+    """Delete the thread and its messages; its predictions stay in the history, unlinked."""
+    conversation = get_conversation(session, owner, conversation_id)
+    session.exec(sa_delete(Message).where(Message.conversation_id == conversation.id))
+    session.delete(conversation)
+    session.commit()
+
+
+def thread(session: Session, conversation: Conversation) -> list[Bubble]:
+    rows = session.exec(
+        select(Message, Upload, Prediction)
+        .join(Upload, Message.upload_id == Upload.id, isouter=True)
+        .join(Prediction, Message.prediction_id == Prediction.id, isouter=True)
+        .where(Message.conversation_id == conversation.id)
+        .order_by(Message.created_at, Message.id)
+    ).all()
+    return [
+        Bubble(role=m.role, kind=m.kind, text=m.text, upload=u,
+               prediction=PredictionView.of(p) if p else None, id=m.id, created_at=m.created_at)
+        for m, u, p in rows
+    ]
+
+
+def last_prediction(session: Session, conversation: Conversation) -> PredictionView | None:
+    row = session.exec(
+        select(Prediction).where(Prediction.conversation_id == conversation.id, Prediction.owner == conversation.owner)
+        .order_by(col(Prediction.created_at).desc()).limit(1)
+    ).first()
+    return PredictionView.of(row) if row else None
+
+
+def _auto_title(conversation: Conversation, first_words: str) -> None:
+    if conversation.title == "New chat" and first_words:
+        conversation.title = first_words[:TITLE_MAX]
+
+
+def send(
+    session: Session,
+    owner: str,
+    conversation: Conversation,
+    text: str,
+    files: list[IncomingFile],
+    settings: Settings,
+    engine: InferenceEngine,
+) -> SendResult:
+    """A user's message: optional text, any number of photos. Stores what was accepted in one
+    transaction and returns the bubbles to append to the thread."""
+    result = SendResult()
+    text = text.strip()
+    if len(text) > settings.max_text_chars:
+        raise BadForm(f"that message is too long: at most {settings.max_text_chars:,} characters")
+    if not text and not files:
+        raise BadForm("send a photo or type a message")
+    new_rows: list[tuple[Message, Bubble]] = []
+    if text:
+        msg = Message(conversation_id=conversation.id, role="user", kind="text", text=text)
+        new_rows.append((msg, Bubble(role="user", kind="text", text=text)))
+    answers = answer_files(session, owner, files, settings, engine, conversation.id)
+    for answer in answers:
+        if answer.error is not None:
+            result.errors.append(answer.error)
+            result.bubbles.append(Bubble(role="assistant", kind="error", text=answer.error.message))
+            continue
+        view = PredictionView.of(answer.prediction)
+        user = Message(conversation_id=conversation.id, role="user", kind="image", upload_id=answer.upload.id)
+        reply = Message(conversation_id=conversation.id, role="assistant", kind="prediction",
+                        prediction_id=answer.prediction.id)
+        new_rows.append((user, Bubble(role="user", kind="image", upload=answer.upload)))
+        new_rows.append((reply, Bubble(role="assistant", kind="prediction", prediction=view)))
+        result.stored += 1
+    if text:
+        latest = next((b.prediction for _, b in reversed(new_rows) if b.prediction), None)
+        answer_text = assistant.reply(text, latest or last_prediction(session, conversation))
+        new_rows.append((Message(conversation_id=conversation.id, role="assistant", kind="text", text=answer_text),
+                         Bubble(role="assistant", kind="text", text=answer_text)))
+        result.stored += 1
+    if not new_rows:
+        return result
+    stored_answers = [a for a in answers if a.prediction]
+    if stored_answers:
+        first = stored_answers[0].prediction.label
+        more = f" and {len(stored_answers) - 1} more" if len(stored_answers) > 1 else ""
+        _auto_title(conversation, first + more)
+    else:
+        _auto_title(conversation, text)
+    conversation.updated_at = utcnow()
+    session.add(conversation)
+    session.flush()  # uploads and predictions exist before messages point at them
+    for msg, _ in new_rows:
+        session.add(msg)
+    session.commit()
+    for msg, bubble in new_rows:
+        bubble.id, bubble.created_at = msg.id, msg.created_at
+    result.bubbles = [b for _, b in new_rows] + [b for b in result.bubbles if b.kind == "error"]
+    return result
+
+
+def give_feedback(session: Session, owner: str, prediction_id: str, label: str) -> Prediction:
+    """Record a correction (every one is kept) and mark the prediction with the latest."""
+    if label not in LABELS:
+        raise BadForm(f"unknown class “{label}”; choose one of: {', '.join(LABELS)}")
+    row = session.get(Prediction, prediction_id)
+    if row is None or row.owner != owner:
+        raise NotFound("no such prediction")
+    session.add(Feedback(prediction_id=row.id, owner=owner, correct_label=label))
+    row.corrected_label = None if label == row.label else label
+    session.add(row)
+    session.commit()
+    return row

@@ -1,0 +1,82 @@
+"""Micro-batching in front of the classifier: concurrent requests share one forward pass.
+
+Requests preprocess their own photos in their worker threads (that work runs in parallel),
+then hand 28×28 arrays to one batching thread that waits at most max_wait_ms for company,
+up to max_batch images, as Triton's and TorchServe's dynamic batchers do.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+
+import numpy as np
+
+from ml import Classifier, Prediction
+
+
+class InferenceEngine:
+    def __init__(self, classifier: Classifier, max_batch: int = 32, max_wait_ms: float = 2.0) -> None:
+        self.classifier = classifier
+        self.max_batch = max_batch
+        self.max_wait = max_wait_ms / 1000
+        self._queue: queue.Queue[tuple[np.ndarray, Future] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name="inference-batcher", daemon=True)
+        self._thread.start()
+        self.batches = 0
+        self.images = 0
+        self.model_seconds = 0.0
+
+    def predict_arrays(self, arrays: np.ndarray) -> list[Prediction]:
+        """Blocking: uint8 [N,28,28] → N predictions, batched with whoever else is waiting."""
+        if len(arrays) == 0:
+            return []
+        future: Future = Future()
+        self._queue.put((arrays, future))
+        return future.result()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            pending = [item]
+            count = len(item[0])
+            deadline = time.perf_counter() + self.max_wait
+            while count < self.max_batch:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                try:
+                    nxt = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                pending.append(nxt)
+                count += len(nxt[0])
+            self._run(pending)
+
+    def _run(self, pending: list[tuple[np.ndarray, Future]]) -> None:
+        try:
+            started = time.perf_counter()
+            probs = self.classifier.predict_arrays(np.concatenate([arrays for arrays, _ in pending]))
+            self.model_seconds += time.perf_counter() - started
+            self.batches += 1
+            self.images += len(probs)
+        except Exception as exc:  # hand the failure to every waiting request
+            for _, future in pending:
+                future.set_exception(exc)
+            return
+        offset = 0
+        for arrays, future in pending:
+            chunk = probs[offset : offset + len(arrays)]
+            offset += len(arrays)
+            future.set_result([self.classifier.explain(p) for p in chunk])

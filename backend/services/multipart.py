@@ -1,0 +1,199 @@
+"""Streaming multipart/form-data reader with limits enforced while the bytes arrive.
+
+Starlette's request.form() spools files to the system temp folder with no size limit; this
+reader writes each file part straight into data_dir/incoming, hashing as it goes, stops
+keeping a part at the per-file cap, and aborts the request at the total cap, so a 1 GB body
+costs neither memory nor disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from urllib.parse import parse_qsl
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
+
+from backend.errors import BadForm, RequestTooLarge, TooManyFiles
+
+FIELD_LIMIT = 64 * 1024  # bytes in one text field; longer messages are refused by the caller
+FORM_OVERHEAD = 1024 * 1024
+
+
+@dataclass
+class IncomingFile:
+    field: str
+    filename: str
+    path: Path
+    size: int = 0
+    too_large: bool = False
+    sha256: str = ""
+    _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
+
+
+@dataclass
+class IncomingForm:
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    files: list[IncomingFile] = field(default_factory=list)
+    oversized_fields: set[str] = field(default_factory=set)
+
+    def first(self, name: str, default: str = "") -> str:
+        values = self.fields.get(name)
+        return values[0] if values else default
+
+    def cleanup(self) -> None:
+        """Remove whatever temp files are still in incoming/ (moved ones are gone already)."""
+        for item in self.files:
+            item.path.unlink(missing_ok=True)
+
+
+class _Collector:
+    def __init__(self, incoming_dir: Path, max_file_bytes: int, max_files: int) -> None:
+        self.form = IncomingForm()
+        self.incoming_dir = incoming_dir
+        self.max_file_bytes = max_file_bytes
+        self.max_files = max_files
+        self._header_field = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._file: IncomingFile | None = None
+        self._handle = None
+        self._field_name: str | None = None
+        self._field_value = bytearray()
+        self._field_too_big = False
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": lambda d, s, e: setattr(self, "_header_field", self._header_field + d[s:e]),
+            "on_header_value": lambda d, s, e: setattr(self, "_header_value", self._header_value + d[s:e]),
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self._headers = {}
+        self._file, self._field_name = None, None
+        self._field_value = bytearray()
+        self._field_too_big = False
+
+    def on_header_end(self) -> None:
+        self._headers[self._header_field.lower()] = self._header_value
+        self._header_field, self._header_value = b"", b""
+
+    def on_headers_finished(self) -> None:
+        disposition, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        if disposition != b"form-data" or b"name" not in params:
+            raise BadForm("a form part has no name")
+        name = params[b"name"].decode("utf-8", "replace")
+        if b"filename" in params:
+            if len(self.form.files) >= self.max_files:
+                raise TooManyFiles(f"too many files: at most {self.max_files} in one request")
+            filename = params[b"filename"].decode("utf-8", "replace")
+            path = self.incoming_dir / f"{uuid.uuid4().hex}.part"
+            self._file = IncomingFile(field=name, filename=filename, path=path)
+            self.form.files.append(self._file)
+            self._handle = open(path, "wb")
+        else:
+            self._field_name = name
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self._file is not None:
+            self._file.size += len(chunk)
+            if self._file.size > self.max_file_bytes:
+                if not self._file.too_large:  # stop keeping it; the rest is read and dropped
+                    self._file.too_large = True
+                    self._handle.close()
+                    self._file.path.unlink(missing_ok=True)
+                return
+            self._file._hash.update(chunk)
+            self._handle.write(chunk)
+        elif len(self._field_value) + len(chunk) <= FIELD_LIMIT:
+            self._field_value += chunk
+        else:
+            self._field_too_big = True
+
+    def on_part_end(self) -> None:
+        if self._file is not None:
+            if not self._file.too_large:
+                self._handle.close()
+                self._file.sha256 = self._file._hash.hexdigest()
+            self._handle = None
+        elif self._field_name is not None:
+            if self._field_too_big:
+                self.form.oversized_fields.add(self._field_name)
+            else:
+                value = self._field_value.decode("utf-8", "replace")
+                self.form.fields.setdefault(self._field_name, []).append(value)
+
+    def abort(self) -> None:
+        if self._handle is not None and not self._handle.closed:
+            self._handle.close()
+        self.form.cleanup()
+
+
+async def read_form(request: Request, incoming_dir: Path, max_file_bytes: int, max_files: int) -> IncomingForm:
+    """Parse a multipart body from the stream; raise a ClosetChatError on anything malformed."""
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    max_total = max_files * max_file_bytes + FORM_OVERHEAD
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_total:
+        raise RequestTooLarge(f"the request is larger than {max_total // (1024 * 1024)} MB")
+    if content_type == b"application/x-www-form-urlencoded":
+        return await _read_urlencoded(request)
+    if content_type != b"multipart/form-data" or not params.get(b"boundary"):
+        raise BadForm("send the image as multipart/form-data")
+    incoming_dir.mkdir(parents=True, exist_ok=True)
+    collector = _Collector(incoming_dir, max_file_bytes, max_files)
+    parser = MultipartParser(params[b"boundary"], collector.callbacks())
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_total:
+                raise RequestTooLarge(f"the request is larger than {max_total // (1024 * 1024)} MB")
+            parser.write(chunk)
+        parser.finalize()
+    except MultipartParseError as exc:
+        collector.abort()
+        raise BadForm(f"malformed multipart body: {exc}") from exc
+    except ClientDisconnect:
+        collector.abort()
+        raise BadForm("the upload was interrupted") from None
+    except BaseException:
+        collector.abort()
+        raise
+    if collector._handle is not None and not collector._handle.closed:
+        collector.abort()
+        raise BadForm("the upload ended in the middle of a file")
+    return collector.form
+
+
+async def _read_urlencoded(request: Request) -> IncomingForm:
+    """A text-only form post (no files): small, so read whole within the field limit."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FIELD_LIMIT * 4:
+            raise RequestTooLarge("that message is too long")
+    form = IncomingForm()
+    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        if len(value) > FIELD_LIMIT:
+            form.oversized_fields.add(name)
+        else:
+            form.fields.setdefault(name, []).append(value)
+    return form
+
+
+def remove_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

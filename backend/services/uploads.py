@@ -1,0 +1,138 @@
+"""Checking an uploaded file is an image we accept, then storing it content-addressed under
+data_dir with its thumbnail (made once per distinct image)."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from sqlmodel import Session
+
+from backend.config import Settings
+from backend.errors import BrokenImage, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
+from backend.models import Upload
+from backend.services.multipart import IncomingFile
+from ml import UnreadableImage, flatten_to_rgb, open_image
+
+THUMB_SIZE = 320
+# formats we serve back as themselves; anything else is kept but served as its JPEG thumbnail
+SAFE_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
+              "WEBP": "image/webp"}
+ACCEPTED_FORMATS = set(SAFE_TYPES) | {"BMP", "TIFF", "HEIF", "AVIF"}
+
+
+@dataclass
+class CheckedImage:
+    incoming: IncomingFile
+    image: Image.Image  # decoded (at reduced scale for JPEGs), EXIF-rotated
+    format: str
+    width: int
+    height: int
+
+    @property
+    def content_type(self) -> str:
+        return SAFE_TYPES.get(self.format, "image/" + self.format.lower())
+
+
+def clean_filename(name: str) -> str:
+    """What we display and export: no path, no control characters, at most 120 characters."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().lstrip(".")
+    return (name or "image")[:120]
+
+
+def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
+    """Raise the matching ClosetChatError unless the file is an image we can classify."""
+    limit_mb = f"{settings.max_upload_mb:g} MB"
+    if incoming.too_large:
+        raise UploadTooLarge(f"“{clean_filename(incoming.filename)}” is larger than {limit_mb}")
+    if incoming.size == 0:
+        raise EmptyFile(f"“{clean_filename(incoming.filename)}” is empty")
+    try:
+        with open(incoming.path, "rb") as fh:
+            header_format = Image.open(fh).format if incoming.size else None
+    except Exception:
+        header_format = None
+    if header_format is not None and header_format not in ACCEPTED_FORMATS:
+        raise NotAnImage(f"{header_format} images are not accepted; send a JPEG, PNG, WebP, GIF or HEIC photo")
+    try:
+        image = open_image(incoming.path, max_pixels=settings.max_pixels, draft_size=THUMB_SIZE)
+    except UnreadableImage as exc:
+        name = clean_filename(incoming.filename)
+        if exc.reason == "too_large":
+            raise ImageTooLarge(f"“{name}”: {exc}") from None
+        if exc.reason == "unidentified":
+            raise NotAnImage(f"“{name}” is not an image we can read (JPEG, PNG, WebP, GIF, HEIC)") from None
+        raise BrokenImage(f"“{name}” looks damaged or cut short; try sending it again") from None
+    width, height = image.size
+    return CheckedImage(incoming, image, header_format or image.format or "JPEG", width, height)
+
+
+def _shard(root: Path, sha256: str, suffix: str) -> Path:
+    return root / sha256[:2] / f"{sha256}{suffix}"
+
+
+def upload_path(settings: Settings, upload: Upload) -> Path:
+    return _shard(settings.uploads_dir, upload.sha256, "")
+
+
+def thumb_path(settings: Settings, upload: Upload) -> Path:
+    return _shard(settings.thumbs_dir, upload.sha256, ".jpg")
+
+
+def _fsync_replace(src: Path, dst: Path) -> None:
+    """Move into place durably: data flushed before the rename, the rename flushed after."""
+    with open(src, "rb+") as fh:
+        os.fsync(fh.fileno())
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(src, dst)
+    dir_fd = os.open(dst.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def make_thumbnail(image: Image.Image, path: Path) -> None:
+    if path.exists():
+        return
+    thumb = image.copy()
+    if thumb.mode not in ("RGB", "L"):
+        thumb = flatten_to_rgb(thumb)
+    thumb.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    thumb.save(tmp, "JPEG", quality=82)
+    _fsync_replace(tmp, path)
+
+
+def store(session: Session, owner: str, checked: CheckedImage, settings: Settings) -> Upload:
+    """Put the file and its thumbnail in place (files first, row second), add the Upload row.
+
+    The caller commits; a crash before the commit leaves files with no row, which the
+    startup sweep removes.
+    """
+    incoming = checked.incoming
+    upload = Upload(
+        owner=owner,
+        sha256=incoming.sha256,
+        filename=clean_filename(incoming.filename),
+        content_type=checked.content_type,
+        size_bytes=incoming.size,
+        width=checked.width,
+        height=checked.height,
+    )
+    target = upload_path(settings, upload)
+    if target.exists():
+        incoming.path.unlink(missing_ok=True)
+    else:
+        _fsync_replace(incoming.path, target)
+    make_thumbnail(checked.image, thumb_path(settings, upload))
+    session.add(upload)
+    session.flush()  # no ORM relationships, so order the inserts by hand
+    return upload

@@ -1,0 +1,39 @@
+"""The Jinja environment shared by the HTML routes, and the HTMX dual response."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from ml import LABELS
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "frontend" / "templates"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "frontend" / "static"
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.globals["LABELS"] = LABELS
+_examples_manifest = STATIC_DIR / "examples" / "examples.json"
+templates.env.globals["examples"] = (
+    json.loads(_examples_manifest.read_text()) if _examples_manifest.exists() else []
+)
+
+
+def percent(value: float) -> str:
+    return f"{value * 100:.0f}%" if value >= 0.01 else "<1%"
+
+
+templates.env.filters["percent"] = percent
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(request: Request, name: str, context: dict | None = None, status_code: int = 200, headers=None):
+    from backend.deps import csrf_token
+
+    ctx = {"csrf_token": csrf_token(request), **(context or {})}
+    return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)

@@ -1,0 +1,1 @@
+"""HTML routes: full pages, or partials when HTMX asks."""

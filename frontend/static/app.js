@@ -1,0 +1,73 @@
+// ClosetChat's small bit of JavaScript: send photos as soon as they are chosen, dropped or
+// pasted, try the examples, keep the thread scrolled. Everything else is HTMX; without
+// JavaScript the composer is a plain form and still works.
+(function () {
+  "use strict";
+
+  function composer() { return document.getElementById("composer"); }
+  function thread() { return document.getElementById("thread"); }
+
+  function sendFiles(fileList) {
+    const form = composer();
+    if (!form || !fileList || fileList.length === 0) return;
+    const input = form.querySelector("input[type=file][multiple]");
+    const transfer = new DataTransfer();
+    for (const file of fileList) transfer.items.add(file);
+    input.files = transfer.files;
+    form.requestSubmit();
+  }
+
+  function scrollToEnd() {
+    const t = thread();
+    if (t) t.scrollTop = t.scrollHeight;
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("input[data-autosend]") && event.target.files.length) {
+      event.target.form.requestSubmit();
+    }
+  });
+
+  document.addEventListener("paste", function (event) {
+    const files = Array.from(event.clipboardData ? event.clipboardData.files : []).filter(f => f.type.startsWith("image/"));
+    if (files.length) { event.preventDefault(); sendFiles(files); }
+  });
+
+  document.addEventListener("dragover", function (event) {
+    if (!composer()) return;
+    event.preventDefault();
+    const t = thread(); if (t) t.classList.add("dragging");
+  });
+  document.addEventListener("dragleave", function (event) {
+    if (event.relatedTarget === null) { const t = thread(); if (t) t.classList.remove("dragging"); }
+  });
+  document.addEventListener("drop", function (event) {
+    if (!composer()) return;
+    event.preventDefault();
+    const t = thread(); if (t) t.classList.remove("dragging");
+    sendFiles(event.dataTransfer.files);
+  });
+
+  document.addEventListener("click", async function (event) {
+    const button = event.target.closest("button[data-example]");
+    if (!button) return;
+    const response = await fetch(button.dataset.example);
+    const blob = await response.blob();
+    const name = button.dataset.example.split("/").pop();
+    sendFiles([new File([blob], name, { type: blob.type || "image/png" })]);
+  });
+
+  // after a message is answered: clear the composer, drop the empty state, scroll down
+  document.addEventListener("htmx:afterRequest", function (event) {
+    const form = event.detail.elt;
+    if (form && form.id === "composer") {
+      form.reset();
+      const empty = document.getElementById("empty-state");
+      if (empty && event.detail.successful) empty.remove();
+      const text = document.getElementById("text");
+      if (text) text.focus();
+    }
+  });
+  document.addEventListener("htmx:afterSettle", scrollToEnd);
+  document.addEventListener("DOMContentLoaded", scrollToEnd);
+})();
