@@ -17,6 +17,7 @@ from backend.db import make_engine
 from backend.errors import ClosetChatError
 from backend.identity import BrowserIdentity
 from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
+from backend.metrics import Metrics, MetricsMiddleware
 from backend.migrations import upgrade_to_head
 from backend.services.inference import InferenceEngine
 from backend.services.maintenance import sweep
@@ -43,7 +44,9 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         if any(removed.values()):
             log.warning("start-up sweep removed %s", removed)
         model = classifier or Classifier.load(settings.model_dir, threads=settings.inference_threads)
-        app.state.inference = InferenceEngine(model, settings.max_batch, settings.max_wait_ms)
+        app.state.inference = InferenceEngine(model, settings.max_batch, settings.max_wait_ms,
+                                              metrics=app.state.metrics)
+        app.state.metrics.model_info.labels(model.version, model.runtime_name).set(1)
         yield
         app.state.inference.close()
         app.state.db.dispose()
@@ -58,9 +61,18 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.state.db = make_engine(settings)
     app.state.identity = BrowserIdentity(settings.resolved_secret())
 
+    app.state.metrics = Metrics()
+
+    from backend.api import health, model, predictions, seed
     from backend.web import chat as web_chat
+    from backend.web import history as web_history
 
     app.include_router(web_chat.router)
+    app.include_router(web_history.router)
+    app.include_router(predictions.router)
+    app.include_router(model.router)
+    app.include_router(seed.router)
+    app.include_router(health.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(ClosetChatError)
@@ -88,6 +100,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
 
     app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
 

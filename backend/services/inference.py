@@ -18,8 +18,10 @@ from ml import Classifier, Prediction
 
 
 class InferenceEngine:
-    def __init__(self, classifier: Classifier, max_batch: int = 32, max_wait_ms: float = 2.0) -> None:
+    def __init__(self, classifier: Classifier, max_batch: int = 32, max_wait_ms: float = 2.0,
+                 metrics=None) -> None:
         self.classifier = classifier
+        self.metrics = metrics
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
         self._queue: queue.Queue[tuple[np.ndarray, Future] | None] = queue.Queue()
@@ -68,7 +70,8 @@ class InferenceEngine:
         try:
             started = time.perf_counter()
             probs = self.classifier.predict_arrays(np.concatenate([arrays for arrays, _ in pending]))
-            self.model_seconds += time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.model_seconds += elapsed
             self.batches += 1
             self.images += len(probs)
         except Exception as exc:  # hand the failure to every waiting request
@@ -80,3 +83,10 @@ class InferenceEngine:
             chunk = probs[offset : offset + len(arrays)]
             offset += len(arrays)
             future.set_result([self.classifier.explain(p) for p in chunk])
+        if self.metrics is not None:
+            self.metrics.model_latency.observe(elapsed)
+            self.metrics.batch_size.observe(len(probs))
+            for p in probs:
+                index = int(p.argmax())
+                unsure = bool(p[index] < self.classifier.card.unsure_threshold)
+                self.metrics.predictions.labels(self.classifier.labels[index], str(unsure).lower()).inc()

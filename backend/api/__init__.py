@@ -1,0 +1,1 @@
+"""JSON routes, one router a resource, versioned under /api/v1 (plus the seed's endpoint)."""

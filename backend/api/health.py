@@ -1,0 +1,36 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is alive")
+def healthz():
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Model loaded and database reachable",
+            responses={503: {"description": "Not ready: the body says which part"}})
+def readyz(request: Request):
+    checks = {"model": False, "database": False}
+    engine = getattr(request.app.state, "inference", None)
+    checks["model"] = engine is not None and engine.classifier is not None
+    try:
+        with request.app.state.db.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = True
+    except Exception:
+        pass
+    ready = all(checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", **checks}, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+def metrics(request: Request):
+    return PlainTextResponse(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

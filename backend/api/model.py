@@ -1,0 +1,27 @@
+"""GET /api/v1/model: which model answers, and its figures from the model card."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from backend.deps import EngineDep
+from backend.schemas import ModelInfo
+
+router = APIRouter(prefix="/api/v1/model", tags=["model"])
+
+CARD_KEYS = ("version", "architecture", "parameters", "normalization", "tta", "temperature",
+             "unsure_threshold", "test_accuracy", "validation", "photos", "test_unsure_rate", "exported_at")
+
+
+@router.get("", response_model=ModelInfo)
+def model_info(engine: EngineDep):
+    clf = engine.classifier
+    card = clf.card.figures
+    per_class = card.get("test", {}).get("per_class")
+    return ModelInfo(
+        version=clf.version, classes=list(clf.labels), architecture=card.get("architecture", ""),
+        parameters=card.get("parameters", 0), test_accuracy=card.get("test_accuracy"),
+        temperature=clf.card.temperature, unsure_threshold=clf.card.unsure_threshold,
+        runtime=clf.runtime_name,
+        card={**{k: card[k] for k in CARD_KEYS if k in card}, "test_per_class": per_class},
+    )

@@ -1,0 +1,126 @@
+"""/api/v1/predictions: classify images in bulk and read, correct or delete what you sent."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from backend.deps import ApiOwner, EngineDep, SessionDep, SettingsDep
+from backend.errors import BadForm
+from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
+from backend.services import chat, history, uploads
+from backend.services.multipart import read_form
+from backend.services.predictions import answer_files
+
+router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
+
+
+def multipart_body(field: str, many: bool, cap: int | None = None) -> dict:
+    schema = {"type": "string", "format": "binary"}
+    if many:
+        schema = {"type": "array", "items": schema, "minItems": 1, **({"maxItems": cap} if cap else {})}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": [field], "properties": {field: schema}}}}}}
+
+
+ERRORS = {
+    401: {"description": "Missing or unknown API key (only when CLOSETCHAT_API_KEYS is set)"},
+    404: {"description": "No such prediction for this key"},
+    413: {"description": "A file over the size cap, or too many files"},
+    415: {"description": "Not an image"},
+    422: {"description": "Broken, empty or oversized (pixel count) image, or a malformed form"},
+}
+
+
+@router.post(
+    "",
+    response_model=BatchResult,
+    summary="Classify 1 to 16 images",
+    description="Multipart field `files`, repeated for several images (at most 16 by default, "
+    "`CLOSETCHAT_MAX_FILES`; each at most `CLOSETCHAT_MAX_UPLOAD_MB`, 5 MB). One entry per file in "
+    "order: a prediction, or that file's error; the others are still answered. When no file could "
+    "be answered the status is the first error's (4xx) and `detail` says why.",
+    openapi_extra=multipart_body("files", many=True, cap=16),
+    responses=ERRORS,
+)
+async def create_predictions(request: Request, session: SessionDep, owner: ApiOwner,
+                             settings: SettingsDep, engine: EngineDep):
+    form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, settings.max_files)
+    try:
+        files = [f for f in form.files if f.field == "files"]
+        if not files:
+            raise BadForm("send one or more images in the multipart field “files”")
+
+        def work():
+            answers = answer_files(session, owner, files, settings, engine)
+            if any(a.prediction for a in answers):
+                session.commit()
+            else:
+                session.rollback()
+            return answers
+
+        answers = await run_in_threadpool(work)
+    finally:
+        form.cleanup()
+    results = [PredictionPublic.of(a.prediction) if a.prediction else
+               FileError(filename=a.filename, status=a.error.status_code, detail=a.error.message)
+               for a in answers]
+    body = BatchResult(results=results).model_dump(mode="json")
+    if not any(a.prediction for a in answers):
+        first = answers[0].error
+        return JSONResponse({"detail": first.message, **body}, status_code=first.status_code)
+    return body
+
+
+@router.get("", response_model=PredictionPage, summary="List your predictions, newest first")
+def list_predictions(
+    session: SessionDep,
+    owner: ApiOwner,
+    label: Annotated[str | None, Query(description="Only this class")] = None,
+    unsure: bool | None = None,
+    corrected: bool | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    sort: Literal["newest", "oldest", "confidence", "least_confident"] = "newest",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=history.MAX_PER_PAGE)] = 50,
+):
+    filters = history.Filters(label=label, unsure=unsure, corrected=corrected, date_from=date_from,
+                              date_to=date_to, sort=sort, page=page, per_page=per_page)
+    result = history.search(session, owner, filters)
+    return PredictionPage(items=[PredictionPublic.of(r) for r in result.items], total=result.total,
+                          page=result.page, per_page=result.per_page, pages=result.pages)
+
+
+@router.get("/{prediction_id}", response_model=PredictionPublic, responses={404: ERRORS[404]})
+def get_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner):
+    return PredictionPublic.of(history.get(session, owner, prediction_id))
+
+
+@router.get("/{prediction_id}/image", response_class=FileResponse, responses={
+    200: {"content": {"image/jpeg": {}, "image/png": {}, "image/gif": {}, "image/webp": {}},
+          "description": "The image as sent (JPEG thumbnail for formats browsers can't show)"},
+    404: ERRORS[404]})
+def get_image(prediction_id: str, session: SessionDep, owner: ApiOwner, settings: SettingsDep):
+    upload = history.upload_of(session, history.get(session, owner, prediction_id))
+    if upload.content_type in uploads.SAFE_TYPES.values():
+        return FileResponse(uploads.upload_path(settings, upload), media_type=upload.content_type)
+    return FileResponse(uploads.thumb_path(settings, upload), media_type="image/jpeg")
+
+
+@router.delete("/{prediction_id}", status_code=204, responses={404: ERRORS[404]})
+def delete_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner, settings: SettingsDep):
+    history.get(session, owner, prediction_id)
+    history.delete(session, owner, [prediction_id], settings)
+    return Response(status_code=204)
+
+
+@router.post("/{prediction_id}/feedback", response_model=PredictionPublic,
+             responses={404: ERRORS[404], 422: {"description": "Unknown class"}})
+def post_feedback(prediction_id: str, body: FeedbackIn, session: SessionDep, owner: ApiOwner):
+    """Record the right class for a prediction; every correction is kept, the latest shows."""
+    return PredictionPublic.of(chat.give_feedback(session, owner, prediction_id, body.label))

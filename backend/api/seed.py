@@ -1,0 +1,40 @@
+"""POST /fashion-mnist: the seed system's endpoint, kept compatible ({label, probs}).
+
+Stateless and fast: it stores nothing (use /api/v1/predictions to keep a record).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.predictions import ERRORS, multipart_body
+from backend.deps import EngineDep, SettingsDep
+from backend.errors import BadForm
+from backend.schemas import SeedPrediction
+from backend.services import uploads
+from backend.services.multipart import read_form
+from ml import to_fashion_mnist
+
+router = APIRouter(tags=["seed-compatible"])
+
+
+@router.post("/fashion-mnist", response_model=SeedPrediction, summary="Classify one image (seed API)",
+             openapi_extra=multipart_body("file", many=False), responses=ERRORS)
+async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineDep):
+    form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, 1)
+    try:
+        files = [f for f in form.files if f.field == "file"]
+        if not files:
+            raise BadForm("send the image in the multipart field “file”")
+
+        def work():
+            checked = uploads.check_image(files[0], settings)
+            return engine.predict_arrays(to_fashion_mnist(checked.image)[None])[0]
+
+        result = await run_in_threadpool(work)
+    finally:
+        form.cleanup()
+    return SeedPrediction(label=result.label, probs=list(result.probs), index=result.index,
+                          confidence=result.confidence, unsure=result.unsure,
+                          model_version=engine.classifier.version)

@@ -1,0 +1,100 @@
+"""What the JSON API returns: public shapes, never the table rows themselves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.models import Prediction
+from ml import LABELS
+
+
+class TopK(BaseModel):
+    label: str
+    score: float
+
+
+class PredictionPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "id": "4f0c2b0e9d1a4c7e8b6a5d4c3b2a1f0e", "filename": "sneaker.jpg", "label": "Sneaker", "index": 7,
+        "confidence": 0.97, "probs": [0.0, 0.0, 0.0, 0.0, 0.0, 0.02, 0.0, 0.97, 0.0, 0.01],
+        "top_k": [{"label": "Sneaker", "score": 0.97}, {"label": "Sandal", "score": 0.02},
+                  {"label": "Ankle boot", "score": 0.01}],
+        "unsure": False, "corrected_label": None, "model_version": "closetnet-w32-0123abcd",
+        "conversation_id": None, "created_at": "2026-11-24T18:00:00Z"}})
+
+    id: str
+    filename: str
+    label: str
+    index: int
+    confidence: float
+    probs: list[float] = Field(description="Ten probabilities in Fashion-MNIST class order")
+    top_k: list[TopK]
+    unsure: bool = Field(description="True when the image doesn't look like one of the ten classes")
+    corrected_label: str | None
+    model_version: str
+    conversation_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Prediction, k: int = 3) -> "PredictionPublic":
+        probs = row.probs
+        order = sorted(range(len(probs)), key=lambda i: -probs[i])[:k]
+        return cls(id=row.id, filename=row.filename, label=row.label, index=row.label_index,
+                   confidence=row.confidence, probs=probs,
+                   top_k=[TopK(label=LABELS[i], score=probs[i]) for i in order], unsure=row.unsure,
+                   corrected_label=row.corrected_label, model_version=row.model_version,
+                   conversation_id=row.conversation_id, created_at=row.created_at)
+
+
+class FileError(BaseModel):
+    filename: str
+    status: int
+    detail: str
+
+
+class BatchResult(BaseModel):
+    """One entry per file sent, in order: a prediction or that file's error."""
+
+    results: list[PredictionPublic | FileError]
+
+
+class PredictionPage(BaseModel):
+    items: list[PredictionPublic]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+
+
+class FeedbackIn(BaseModel):
+    label: str = Field(description="The right class, one of the ten Fashion-MNIST names",
+                       examples=["Sneaker"])
+
+
+class SeedPrediction(BaseModel):
+    """The seed system's response, kept compatible (label, probs), with a little more."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {
+        "label": "Sneaker", "probs": [0.0, 0.0, 0.0, 0.0, 0.0, 0.02, 0.0, 0.97, 0.0, 0.01], "index": 7,
+        "confidence": 0.97, "unsure": False, "model_version": "closetnet-w32-0123abcd"}})
+
+    label: str
+    probs: list[float]
+    index: int
+    confidence: float
+    unsure: bool
+    model_version: str
+
+
+class ModelInfo(BaseModel):
+    version: str
+    classes: list[str]
+    architecture: str
+    parameters: int
+    test_accuracy: float | None
+    temperature: float
+    unsure_threshold: float
+    runtime: str
+    card: dict

@@ -1,0 +1,212 @@
+"""The record of past predictions: filtered, sorted, paginated queries shared by the history
+page and the JSON API, plus the figures behind the charts and the exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import case, func
+from sqlmodel import Session, col, select
+
+from backend.config import Settings
+from backend.errors import BadForm, NotFound
+from backend.models import Feedback, Message, Prediction, Upload
+from backend.services import uploads
+from ml import LABELS
+
+SORTS = {
+    "newest": col(Prediction.created_at).desc(),
+    "oldest": col(Prediction.created_at).asc(),
+    "confidence": col(Prediction.confidence).desc(),
+    "least_confident": col(Prediction.confidence).asc(),
+}
+MAX_PER_PAGE = 200
+CONFIDENCE_BINS = 10
+
+
+@dataclass
+class Filters:
+    label: str | None = None
+    unsure: bool | None = None
+    corrected: bool | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    sort: str = "newest"
+    page: int = 1
+    per_page: int = 50
+
+    def validate(self) -> "Filters":
+        if self.label and self.label not in LABELS:
+            raise BadForm(f"unknown class “{self.label}”")
+        if self.sort not in SORTS:
+            raise BadForm(f"sort must be one of {', '.join(SORTS)}")
+        if self.page < 1 or not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise BadForm(f"page starts at 1 and per_page is 1 to {MAX_PER_PAGE}")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise BadForm("the start date is after the end date")
+        return self
+
+    def where(self, owner: str) -> list:
+        clauses = [Prediction.owner == owner]
+        if self.label:
+            clauses.append(Prediction.label == self.label)
+        if self.unsure is not None:
+            clauses.append(Prediction.unsure == self.unsure)
+        if self.corrected is not None:
+            clauses.append(col(Prediction.corrected_label).is_not(None) if self.corrected
+                           else col(Prediction.corrected_label).is_(None))
+        if self.date_from:
+            clauses.append(Prediction.created_at >= datetime.combine(self.date_from, time.min, timezone.utc))
+        if self.date_to:
+            end = datetime.combine(self.date_to + timedelta(days=1), time.min, timezone.utc)
+            clauses.append(Prediction.created_at < end)
+        return clauses
+
+
+@dataclass
+class Page:
+    items: list[Prediction]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search(session: Session, owner: str, filters: Filters) -> Page:
+    filters.validate()
+    where = filters.where(owner)
+    total = session.exec(select(func.count()).select_from(Prediction).where(*where)).one()
+    rows = session.exec(
+        select(Prediction).where(*where).order_by(SORTS[filters.sort], col(Prediction.id))
+        .offset((filters.page - 1) * filters.per_page).limit(filters.per_page)
+    ).all()
+    return Page(list(rows), int(total), filters.page, filters.per_page)
+
+
+def get(session: Session, owner: str, prediction_id: str) -> Prediction:
+    row = session.get(Prediction, prediction_id)
+    if row is None or row.owner != owner:
+        raise NotFound("no such prediction")
+    return row
+
+
+def upload_of(session: Session, prediction: Prediction) -> Upload:
+    upload = session.get(Upload, prediction.upload_id)
+    if upload is None:
+        raise NotFound("the image of this prediction is gone")
+    return upload
+
+
+def delete(session: Session, owner: str, ids: list[str], settings: Settings) -> int:
+    """Delete the owner's predictions with these ids, their chat bubbles and, where no other row
+    still uses them, their files. Ids that are not the owner's are ignored, never revealed."""
+    rows = session.exec(select(Prediction).where(Prediction.owner == owner, col(Prediction.id).in_(ids))).all()
+    if not rows:
+        return 0
+    pred_ids = [r.id for r in rows]
+    upload_ids = {r.upload_id for r in rows}
+    session.exec(sa_delete(Message).where(col(Message.prediction_id).in_(pred_ids)))
+    session.exec(sa_delete(Message).where(col(Message.upload_id).in_(upload_ids)))
+    session.exec(sa_delete(Feedback).where(col(Feedback.prediction_id).in_(pred_ids)))
+    session.exec(sa_delete(Prediction).where(col(Prediction.id).in_(pred_ids)))
+    gone = session.exec(select(Upload).where(col(Upload.id).in_(upload_ids))).all()
+    shas = {u.sha256 for u in gone}
+    for upload in gone:
+        session.delete(upload)
+    session.commit()
+    still_used = set(session.exec(select(Upload.sha256).where(col(Upload.sha256).in_(shas))))
+    for upload in gone:
+        if upload.sha256 not in still_used:
+            uploads.upload_path(settings, upload).unlink(missing_ok=True)
+            uploads.thumb_path(settings, upload).unlink(missing_ok=True)
+    return len(rows)
+
+
+def class_counts(session: Session, owner: str, filters: Filters) -> dict[str, int]:
+    rows = session.exec(
+        select(Prediction.label, func.count()).where(*filters.where(owner)).group_by(Prediction.label)
+    ).all()
+    counts = dict.fromkeys(LABELS, 0)
+    counts.update({label: int(n) for label, n in rows})
+    return counts
+
+
+def confidence_histogram(session: Session, owner: str, filters: Filters) -> list[int]:
+    bucket = case(
+        *[(Prediction.confidence < (i + 1) / CONFIDENCE_BINS, i) for i in range(CONFIDENCE_BINS - 1)],
+        else_=CONFIDENCE_BINS - 1,
+    )  # portable: SQLite and PostgreSQL round casts differently
+    rows = session.exec(select(bucket, func.count()).where(*filters.where(owner)).group_by(bucket)).all()
+    bins = [0] * CONFIDENCE_BINS
+    for b, n in rows:
+        bins[int(b)] += int(n)
+    return bins
+
+
+EXPORT_FIELDS = ["id", "created_at", "filename", "label", "confidence", "unsure", "corrected_label",
+                 "model_version", "conversation_id", *[f"p_{label}" for label in LABELS]]
+
+
+def _export_row(row: Prediction) -> dict:
+    out = {"id": row.id, "created_at": row.created_at.isoformat(), "filename": row.filename,
+           "label": row.label, "confidence": round(row.confidence, 6), "unsure": row.unsure,
+           "corrected_label": row.corrected_label or "", "model_version": row.model_version,
+           "conversation_id": row.conversation_id or ""}
+    out.update({f"p_{label}": p for label, p in zip(LABELS, row.probs)})
+    return out
+
+
+def _all(session: Session, owner: str, filters: Filters):
+    return session.exec(select(Prediction).where(*filters.where(owner)).order_by(SORTS[filters.sort])).all()
+
+
+def export_csv(session: Session, owner: str, filters: Filters) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    for row in _all(session, owner, filters):
+        record = _export_row(row)
+        # keep spreadsheet apps from running user-supplied names as formulas
+        if record["filename"][:1] in ("=", "+", "-", "@", "\t", "\r"):
+            record["filename"] = "'" + record["filename"]
+        writer.writerow(record)
+    return buffer.getvalue()
+
+
+def export_json(session: Session, owner: str, filters: Filters) -> str:
+    return json.dumps([_export_row(r) for r in _all(session, owner, filters)], indent=1)
+
+
+def export_corrections_zip(session: Session, owner: str, settings: Settings) -> bytes:
+    """A dataset for retraining: every corrected image under <class>/ and a labels.csv."""
+    rows = session.exec(
+        select(Prediction, Upload).join(Upload, Prediction.upload_id == Upload.id)
+        .where(Prediction.owner == owner, col(Prediction.corrected_label).is_not(None))
+        .order_by(col(Prediction.created_at))
+    ).all()
+    buffer = io.BytesIO()
+    labels = io.StringIO()
+    writer = csv.writer(labels)
+    writer.writerow(["file", "label", "predicted", "original_filename", "prediction_id"])
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for prediction, upload in rows:
+            source = uploads.upload_path(settings, upload)
+            if not source.exists():
+                continue
+            folder = prediction.corrected_label.replace("/", "-").replace(" ", "_")
+            ext = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}.get(
+                upload.content_type, ".img")
+            name = f"{folder}/{prediction.id}{ext}"
+            archive.write(source, name)
+            writer.writerow([name, prediction.corrected_label, prediction.label, upload.filename, prediction.id])
+        archive.writestr("labels.csv", labels.getvalue())
+    return buffer.getvalue()

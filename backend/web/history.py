@@ -1,0 +1,100 @@
+"""/history: review, filter, correct, delete and export this browser's predictions."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from backend.deps import BrowserOwner, SessionDep, SettingsDep, check_csrf
+from backend.errors import BadForm
+from backend.services import history
+from backend.services.views import PredictionView
+from backend.templating import is_htmx, render
+
+router = APIRouter(prefix="/history", tags=["history"], include_in_schema=False)
+
+
+def _optional_bool(value: str | None) -> bool | None:
+    return {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}.get((value or "").lower())
+
+
+def _optional_date(value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadForm(f"“{value}” is not a date (use YYYY-MM-DD)") from None
+
+
+def _filters(label, unsure, corrected, date_from, date_to, sort, page, per_page) -> history.Filters:
+    return history.Filters(
+        label=label or None, unsure=_optional_bool(unsure), corrected=_optional_bool(corrected),
+        date_from=_optional_date(date_from), date_to=_optional_date(date_to), sort=sort or "newest",
+        page=page, per_page=per_page,
+    ).validate()
+
+
+
+
+@router.get("")
+def history_page(
+    request: Request, session: SessionDep, owner: BrowserOwner, settings: SettingsDep,
+    label: str | None = None, unsure: str | None = None, corrected: str | None = None,
+    date_from: str | None = None, date_to: str | None = None, sort: str = "newest",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+):
+    filters = _filters(label, unsure, corrected, date_from, date_to, sort, page, settings.history_page_size)
+    result = history.search(session, owner, filters)
+    context = {
+        "page": result, "rows": [PredictionView.of(r) for r in result.items], "filters": filters,
+        "query": request.url.query, "raw": {"label": label or "", "unsure": unsure or "",
+                                            "corrected": corrected or "", "date_from": date_from or "",
+                                            "date_to": date_to or "", "sort": sort},
+    }
+    if is_htmx(request) and request.headers.get("hx-target") == "history-results":
+        return render(request, "partials/history_results.html", context)
+    context["class_counts"] = history.class_counts(session, owner, filters)
+    context["confidence_bins"] = history.confidence_histogram(session, owner, filters)
+    return render(request, "history.html", context)
+
+
+@router.get("/export.csv")
+def export_csv(session: SessionDep, owner: BrowserOwner, label: str | None = None, unsure: str | None = None,
+               corrected: str | None = None, date_from: str | None = None, date_to: str | None = None,
+               sort: str = "newest"):
+    filters = _filters(label, unsure, corrected, date_from, date_to, sort, 1, 1)
+    return Response(history.export_csv(session, owner, filters), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="closetchat-predictions.csv"'})
+
+
+@router.get("/export.json")
+def export_json(session: SessionDep, owner: BrowserOwner, label: str | None = None, unsure: str | None = None,
+                corrected: str | None = None, date_from: str | None = None, date_to: str | None = None,
+                sort: str = "newest"):
+    filters = _filters(label, unsure, corrected, date_from, date_to, sort, 1, 1)
+    return Response(history.export_json(session, owner, filters), media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="closetchat-predictions.json"'})
+
+
+@router.get("/corrections.zip")
+def export_corrections(session: SessionDep, owner: BrowserOwner, settings: SettingsDep):
+    return Response(history.export_corrections_zip(session, owner, settings), media_type="application/zip",
+                    headers={"Content-Disposition": 'attachment; filename="closetchat-corrections.zip"'})
+
+
+@router.post("/delete")
+async def delete_selected(request: Request, session: SessionDep, owner: BrowserOwner, settings: SettingsDep):
+    form = await request.form(max_files=0, max_fields=history.MAX_PER_PAGE + 10)
+    check_csrf(request, form.get("csrf_token"))
+    ids = [str(v) for v in form.getlist("ids")][: history.MAX_PER_PAGE]
+    if not ids:
+        raise BadForm("select at least one prediction to delete")
+    history.delete(session, owner, ids, settings)
+    back = "/history" + (f"?{form.get('query')}" if form.get("query") else "")
+    if is_htmx(request):
+        return Response(status_code=200, headers={"HX-Location": back})
+    return RedirectResponse(back, status_code=303)
