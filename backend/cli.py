@@ -29,6 +29,7 @@ def train(
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast (fast on AVX-512 BF16 CPUs).")] = True,
     train_limit: Annotated[int, typer.Option(help="Train on a seeded subset of this size (0: all).")] = 0,
     dataset_dir: Annotated[Optional[str], typer.Option(help="IDX folder; default $FASHION_MNIST_DIR.")] = None,
+    stop_after: Annotated[int, typer.Option(help="Pause after this many epochs (0: run to the end).")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue from OUT_DIR/last.pt.")] = False,
 ) -> None:
     """Train the classifier on Fashion-MNIST (54,000 train / 6,000 validation)."""

@@ -41,6 +41,7 @@ class TrainConfig:
     threads: int = 2
     bf16: bool = True
     train_limit: int = 0  # 0: all 54,000 training images; else a seeded subset (smoke tests)
+    stop_after: int = 0  # stop this invocation after N epochs (continue later with resume)
     dataset_dir: str | None = None
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
@@ -54,7 +55,7 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def to_input(images: np.ndarray | torch.Tensor, normalization: str) -> torch.Tensor:
     """uint8 [N,28,28] → normalised float [N,1,28,28] in channels-last layout."""
-    x = torch.as_tensor(images).float().div_(255.0).unsqueeze(1)
+    x = torch.tensor(np.asarray(images)).float().div_(255.0).unsqueeze(1)
     return normalize(x, normalization).contiguous(memory_format=torch.channels_last)
 
 
@@ -153,6 +154,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     last = out / "last.pt"
     if resume and last.exists():
         state = torch.load(last, weights_only=False)
+        if state["config"]["epochs"] != cfg.epochs:
+            raise ValueError(f"{last} was started with --epochs {state['config']['epochs']}; resume with the same")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -185,6 +188,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         if epoch + 1 - best_epoch >= cfg.patience:
             print(f"early stop: no validation gain for {cfg.patience} epochs", flush=True)
             break
+        if cfg.stop_after and epoch + 1 - start_epoch >= cfg.stop_after and epoch + 1 < cfg.epochs:
+            print(f"paused after epoch {epoch + 1}; continue with --resume", flush=True)
+            return {"paused": True, "history": history}
 
     model.load_state_dict(torch.load(out / "best.pt", weights_only=True)["model"])
     test_split = data.load_split("test", cfg.dataset_dir)

@@ -63,7 +63,7 @@ def record(
         filename=upload.filename,
         label=result.label,
         label_index=result.index,
-        confidence=result.confidence,
+        confidence=round(result.confidence, 6),
         probs_json=json.dumps([round(p, 6) for p in result.probs]),
         unsure=result.unsure,
         model_version=model_version,

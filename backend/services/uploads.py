@@ -66,11 +66,21 @@ def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
         name = clean_filename(incoming.filename)
         if exc.reason == "too_large":
             raise ImageTooLarge(f"“{name}”: {exc}") from None
-        if exc.reason == "unidentified":
+        if exc.reason == "unidentified" and not _looks_like_image(incoming.path):
             raise NotAnImage(f"“{name}” is not an image we can read (JPEG, PNG, WebP, GIF, HEIC)") from None
         raise BrokenImage(f"“{name}” looks damaged or cut short; try sending it again") from None
     width, height = image.size
     return CheckedImage(incoming, image, header_format or image.format or "JPEG", width, height)
+
+
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _looks_like_image(path: Path) -> bool:
+    """An image signature that Pillow could not open means a damaged image, not a wrong type."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    return head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:8] == b"ftyp"
 
 
 def _shard(root: Path, sha256: str, suffix: str) -> Path:

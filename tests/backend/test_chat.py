@@ -1,0 +1,155 @@
+"""The chat over real HTTP (TestClient), the real model and a fresh SQLite per test."""
+
+import re
+
+from sqlmodel import Session, select
+
+from backend.models import Conversation, Message, Prediction, Upload
+from tests.conftest import csrf_of, fashion_png, jpeg_bytes
+
+HX = {"HX-Request": "true"}
+
+
+def _new_conversation(client, token, files, text=""):
+    r = client.post("/c", data={"csrf_token": token, "text": text}, files=files, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return r.headers["location"]
+
+
+def test_home_sets_a_signed_httponly_samesite_cookie(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "What garment is this?" in r.text
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert 'accept="image/*"' in r.text and "capture=" in r.text and "multiple" in r.text
+
+
+def test_photo_gets_an_answer_and_survives_restart(make_client, settings, fashion_test):
+    client = make_client(settings)
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("boot.png", fashion_png(fashion_test, 0), "image/png")})
+    page = client.get(url).text
+    assert "Ankle boot" in page and "boot.png" in page and "<meter" in page
+    cookies = dict(client.cookies)
+    # a new app on the same data dir (a server restart) shows the same thread to the same browser
+    again = make_client(settings, cookies=cookies)
+    assert "Ankle boot" in again.get(url).text
+
+
+def test_htmx_send_returns_bubbles_with_thumbnail_reply_and_feedback(client, fashion_test):
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("first.png", fashion_png(fashion_test, 1), "image/png")})
+    r = client.post(url + "/messages", data={"csrf_token": token},
+                    files=[("files", ("a.png", fashion_png(fashion_test, 2), "image/png")),
+                           ("files", ("b.jpg", jpeg_bytes(), "image/jpeg"))], headers=HX)
+    assert r.status_code == 200
+    assert r.text.count('class="bubble user image"') == 2 and r.text.count('class="reply"') == 2
+    thumb = re.search(r'src="(/media/[0-9a-f]+/thumb)"', r.text).group(1)
+    t = client.get(thumb)
+    assert t.status_code == 200 and t.headers["content-type"] == "image/jpeg" and t.content[:2] == b"\xff\xd8"
+    assert "Wrong? Pick the right class" in r.text
+
+
+def test_text_messages_get_rule_based_answers(client, fashion_test):
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("x.png", fashion_png(fashion_test, 0), "image/png")})
+    r = client.post(url + "/messages", data={"csrf_token": token, "text": "which classes do you know?"}, headers=HX)
+    assert "Ankle boot" in r.text and "T-shirt/top" in r.text
+    r = client.post(url + "/messages", data={"csrf_token": token, "text": "what does that mean?"}, headers=HX)
+    assert "x.png" in r.text and "confidence" in r.text
+
+
+def test_errors_show_in_thread_with_4xx_and_store_nothing(client, settings):
+    token = csrf_of(client)
+    cases = [
+        (("x.jpg", b"not an image at all", "image/jpeg"), 415),
+        (("empty.jpg", b"", "image/jpeg"), 422),
+        (("cut.jpg", jpeg_bytes()[:300], "image/jpeg"), 422),
+        (("big.jpg", b"\xff\xd8" + b"0" * (6 * 1024 * 1024), "image/jpeg"), 413),
+    ]
+    for file, status in cases:
+        r = client.post("/c", data={"csrf_token": token}, files={"files": file}, headers=HX)
+        assert r.status_code == status, (file[0], r.status_code, r.text)
+        assert 'class="bubble assistant error"' in r.text
+    with Session(client.app.state.db) as s:
+        assert s.exec(select(Conversation)).all() == [] and s.exec(select(Upload)).all() == []
+    assert not any(p.is_file() for p in settings.uploads_dir.rglob("*"))
+    assert not any(p.is_file() for p in settings.incoming_dir.rglob("*"))
+
+
+def test_plain_form_post_without_javascript(client, fashion_test):
+    token = csrf_of(client)
+    r = client.post("/c", data={"csrf_token": token}, files={"files": ("p.png", fashion_png(fashion_test, 3), "image/png")})
+    assert r.status_code == 200 and r.url.path.startswith("/c/") and "p.png" in r.text  # redirect followed
+    r = client.post("/c", data={"csrf_token": token}, files={"files": ("bad.png", b"nope", "image/png")})
+    assert r.status_code == 415 and "not an image" in r.text and "<html" in r.text
+
+
+def test_csrf_token_is_required(client, fashion_test):
+    r = client.post("/c", data={"csrf_token": "forged"}, files={"files": ("p.png", fashion_png(fashion_test, 0), "image/png")})
+    assert r.status_code == 403
+
+
+def test_other_browser_sees_nothing(make_client, settings, fashion_test):
+    alice = make_client(settings)
+    token = csrf_of(alice)
+    url = _new_conversation(alice, token, {"files": ("secret.png", fashion_png(fashion_test, 0), "image/png")})
+    thumb = re.search(r'src="(/media/[0-9a-f]+/thumb)"', alice.get(url).text).group(1)
+    pid = re.search(r'/predictions/([0-9a-f]+)/feedback', alice.get(url).text).group(1)
+    bob = make_client(settings)
+    assert bob.get(url).status_code == 404
+    assert bob.get(thumb).status_code == 404
+    assert bob.get(thumb.replace("thumb", "image")).status_code == 404
+    assert "secret.png" not in bob.get("/").text and "secret.png" not in bob.get("/history").text
+    bob_token = csrf_of(bob)
+    assert bob.post(url + "/messages", data={"csrf_token": bob_token, "text": "hi"}).status_code == 404
+    assert bob.post(f"/predictions/{pid}/feedback", data={"csrf_token": bob_token, "label": "Bag"}).status_code == 404
+    assert bob.post(url + "/delete", data={"csrf_token": bob_token}).status_code == 404
+
+
+def test_forged_cookie_gets_a_fresh_identity(client, fashion_test):
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("a.png", fashion_png(fashion_test, 0), "image/png")})
+    cookie = client.cookies.get("closetchat_id")
+    client.cookies.set("closetchat_id", cookie[:-3] + "AAA")
+    assert client.get(url).status_code == 404
+
+
+def test_file_names_and_text_are_escaped(client, fashion_test):
+    token = csrf_of(client)
+    name = "<img src=x onerror=alert(1)>.png"
+    url = _new_conversation(client, token, {"files": (name, fashion_png(fashion_test, 0), "image/png")},
+                            text="<script>alert(2)</script>")
+    page = client.get(url).text
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;.png" in page
+    assert "<script>alert(2)" not in page
+
+
+def test_rename_list_and_delete_conversation(client, fashion_test):
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("a.png", fashion_png(fashion_test, 0), "image/png")})
+    r = client.post(url + "/rename", data={"csrf_token": token, "title": "My boots"})
+    assert "My boots" in r.text
+    r = client.post(url + "/delete", data={"csrf_token": token})
+    assert r.status_code == 200 and "My boots" not in r.text
+    assert client.get(url).status_code == 404
+    with Session(client.app.state.db) as s:
+        assert s.exec(select(Message)).all() == []
+        assert len(s.exec(select(Prediction)).all()) == 1  # still in the history
+
+
+def test_feedback_is_stored_and_shown(client, fashion_test):
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("a.png", fashion_png(fashion_test, 0), "image/png")})
+    pid = re.search(r'/predictions/([0-9a-f]+)/feedback', client.get(url).text).group(1)
+    r = client.post(f"/predictions/{pid}/feedback", data={"csrf_token": token, "label": "Sneaker"}, headers=HX)
+    assert r.status_code == 200 and "You said it's a <strong>Sneaker</strong>" in r.text
+    r = client.post(f"/predictions/{pid}/feedback", data={"csrf_token": token, "label": "Hat"}, headers=HX)
+    assert r.status_code == 422
+
+
+def test_security_headers(client):
+    r = client.get("/")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"

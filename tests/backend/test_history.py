@@ -1,0 +1,81 @@
+"""The history page: filters, sorting, pagination, charts, exports, corrections, deletion."""
+
+import csv
+import io
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+from sqlmodel import Session
+
+from backend.models import Prediction, Upload
+from tests.conftest import csrf_of, fashion_png
+
+HX = {"HX-Request": "true"}
+
+
+def _seed_rows(client, owner: str, n: int):
+    """Insert n predictions directly (fast), spread over days and classes."""
+    now = datetime.now(timezone.utc)
+    with Session(client.app.state.db) as s:
+        upload = Upload(owner=owner, sha256="0" * 64, filename="x.png", content_type="image/png",
+                        size_bytes=1, width=28, height=28)
+        s.add(upload)
+        s.flush()
+        for i in range(n):
+            label = ["T-shirt/top", "Trouser", "Bag"][i % 3]
+            s.add(Prediction(owner=owner, upload_id=upload.id, filename=f"f{i}.png", label=label,
+                             label_index=[0, 1, 8][i % 3], confidence=(i % 10) / 10 + 0.05,
+                             probs_json=json.dumps([0.1] * 10), unsure=i % 4 == 0,
+                             model_version="t", created_at=now - timedelta(days=i % 5)))
+        s.commit()
+
+
+def _owner(client):
+    client.get("/")
+    from backend.identity import browser_owner
+
+    cookie = client.cookies.get("closetchat_id")
+    return browser_owner(client.app.state.identity.verify(cookie))
+
+
+def test_history_lists_filters_sorts_and_pages(client):
+    owner = _owner(client)
+    _seed_rows(client, owner, 120)
+    page = client.get("/history")
+    assert page.status_code == 200 and "120 predictions" in page.text and "page 1 of 3" in page.text
+    assert "Predictions per class" in page.text and "<svg" in page.text
+    assert "40 predictions" in client.get("/history", params={"label": "Bag"}).text
+    assert "30 predictions" in client.get("/history", params={"unsure": "true"}).text
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert "24 predictions" in client.get("/history", params={"date_from": today, "date_to": today}).text
+    assert client.get("/history", params={"date_from": "nonsense"}).status_code == 422
+    partial = client.get("/history", params={"page": 3}, headers={**HX, "HX-Target": "history-results"})
+    assert partial.text.startswith('<div id="history-results">') and "page 3 of 3" in partial.text
+    top = client.get("/history", params={"sort": "confidence"}).text
+    assert "95%" in top.split("<tbody>")[1][:3000]
+
+
+def test_correct_in_place_and_delete_selected(client, fashion_test):
+    token = csrf_of(client)
+    for i in range(3):
+        client.post("/c", data={"csrf_token": token}, files={"files": (f"{i}.png", fashion_png(fashion_test, i), "image/png")})
+    ids = re.findall(r'id="row-([0-9a-f]+)"', client.get("/history").text)
+    assert len(ids) == 3
+    r = client.post(f"/predictions/{ids[0]}/feedback", data={"csrf_token": token, "label": "Bag"},
+                    headers={**HX, "HX-Target": f"row-{ids[0]}"})
+    assert r.text.startswith(f'<tr id="row-{ids[0]}">') and 'value="Bag" selected' in r.text
+    assert "1 prediction;" in client.get("/history", params={"corrected": "true"}).text
+    r = client.post("/history/delete", data={"csrf_token": token, "ids": ids[:2]})
+    assert r.status_code == 200 and "1 prediction;" in r.text
+    assert client.post("/history/delete", data={"csrf_token": "x", "ids": ids[2:]}).status_code == 403
+
+
+def test_exports(client, fashion_test):
+    token = csrf_of(client)
+    client.post("/c", data={"csrf_token": token}, files={"files": ("=cmd().png", fashion_png(fashion_test, 0), "image/png")})
+    rows = list(csv.DictReader(io.StringIO(client.get("/history/export.csv").text)))
+    assert len(rows) == 1 and rows[0]["label"] == "Ankle boot" and rows[0]["filename"].startswith("'=")
+    assert float(rows[0]["p_Ankle boot"]) > 0.5
+    data = client.get("/history/export.json").json()
+    assert data[0]["label"] == "Ankle boot" and len([k for k in data[0] if k.startswith("p_")]) == 10

@@ -1,0 +1,100 @@
+"""Shared fixtures: the real shipped model, real data, a fresh data dir and database per test."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ml import Classifier, photos
+from ml.data import DatasetMissing, load_split
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def classifier() -> Classifier:
+    return Classifier.load()
+
+
+@pytest.fixture(scope="session")
+def fashion_test():
+    try:
+        return load_split("test")
+    except DatasetMissing as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def photos_available():
+    if not photos.available():
+        pytest.skip(f"shared clothing photos not found at {photos.photos_dir()} (set ${photos.PHOTOS_ENV})")
+    return photos.photos_dir()
+
+
+def database_url_for_test(tmp_path: Path) -> str | None:
+    """CLOSETCHAT_TEST_DATABASE_URL runs the suite on PostgreSQL: each test gets its own database."""
+    base = os.environ.get("CLOSETCHAT_TEST_DATABASE_URL")
+    if not base:
+        return None
+    from tests.postgres import fresh_database
+
+    return fresh_database(base)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from backend.config import Settings
+
+    return Settings(data_dir=tmp_path / "data", database_url=database_url_for_test(tmp_path),
+                    secret_key="test-secret", api_keys=[])
+
+
+@pytest.fixture
+def make_client(classifier):
+    """Build a TestClient over create_app(settings); closed at the end of the test."""
+    from fastapi.testclient import TestClient
+
+    from backend.main import create_app
+
+    clients = []
+
+    def factory(settings, **kwargs):
+        client = TestClient(create_app(settings, classifier=classifier), **kwargs)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client, settings):
+    return make_client(settings)
+
+
+def csrf_of(client) -> str:
+    page = client.get("/")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def jpeg_bytes(size=(400, 534), colour=(40, 60, 200), background=(245, 245, 245)) -> bytes:
+    """A made photo: a dark garment-like block on a light background."""
+    img = Image.new("RGB", size, background)
+    w, h = size
+    img.paste(Image.new("RGB", (w // 2, h // 2), colour), (w // 4, h // 4))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def fashion_png(fashion_test, index: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(fashion_test.images[index], "L").save(buf, "PNG")
+    return buf.getvalue()

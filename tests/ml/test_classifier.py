@@ -1,0 +1,84 @@
+"""The shipped model through the public API: its card's figures hold on the real test set."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ml import LABELS, Classifier, Prediction, UnreadableImage, open_image
+from ml.evaluate import evaluate_test_set, score
+
+
+def test_labels_in_dataset_order(classifier):
+    assert classifier.labels == LABELS
+    assert LABELS[0] == "T-shirt/top" and LABELS[9] == "Ankle boot" and len(LABELS) == 10
+
+
+def test_shipped_weights_reach_the_model_card_accuracy(classifier, fashion_test):
+    evaluation = evaluate_test_set(classifier)
+    card = classifier.card.figures["test_accuracy"]
+    assert abs(evaluation.accuracy - card) <= 0.002, (evaluation.accuracy, card)
+
+
+def test_onnx_and_torch_runtimes_agree(fashion_test):
+    onnx = Classifier.load(runtime="onnx")
+    torch_clf = Classifier.load(runtime="torch")
+    x = fashion_test.images[:256]
+    assert np.abs(onnx.predict_arrays(x) - torch_clf.predict_arrays(x)).max() < 1e-4
+
+
+def test_predict_arrays_shape_and_probabilities(classifier, fashion_test):
+    probs = classifier.predict_arrays(fashion_test.images[:10])
+    assert probs.shape == (10, 10) and probs.dtype.kind == "f"
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert classifier.predict_arrays(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
+    with pytest.raises(ValueError):
+        classifier.predict_arrays(np.zeros((2, 32, 32), np.uint8))
+
+
+def test_predict_images_returns_predictions(classifier, fashion_test):
+    images = [Image.fromarray(fashion_test.images[i], "L") for i in range(5)]
+    out = classifier.predict(images)
+    assert len(out) == 5 and all(isinstance(p, Prediction) for p in out)
+    p = out[0]
+    assert p.label == LABELS[p.index] and len(p.probs) == 10 and len(p.top_k) == 3
+    assert p.top_k[0] == (p.label, p.confidence) and p.top_k[0][1] >= p.top_k[1][1] >= p.top_k[2][1]
+    assert isinstance(p.unsure, bool)
+    assert classifier.predict([]) == []
+    # 28×28 dark-background inputs go through unchanged: same answer as predict_arrays
+    direct = classifier.predict_arrays(fashion_test.images[:5]).argmax(1)
+    assert [q.index for q in out] == list(direct)
+
+
+def test_thread_safe_batches(classifier, fashion_test):
+    expected = classifier.predict_arrays(fashion_test.images[:64])
+    results, errors = {}, []
+
+    def work(i):
+        try:
+            results[i] = classifier.predict_arrays(fashion_test.images[:64])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors and all(np.allclose(r, expected, atol=1e-6) for r in results.values())
+
+
+def test_loads_in_under_a_second():
+    started = time.perf_counter()
+    Classifier.load()
+    assert time.perf_counter() - started < 1.0
+
+
+def test_undecodable_upload_raises_typed_error():
+    with pytest.raises(UnreadableImage):
+        open_image(b"\x89PNG\r\n\x1a\n garbage")
+
+
+def test_score_confusion_matrix():
+    evaluation = score(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]))
+    assert evaluation.confusion[2, 1] == 1 and evaluation.accuracy == 0.75
