@@ -1,0 +1,80 @@
+"""The chat in a real browser: drop, reply, reload, privacy, escaping."""
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.conftest import fashion_png
+
+
+def _drop(page, data: bytes, name: str, mime: str):
+    """Dispatch a real drop event carrying the file, as a person dragging it from a folder."""
+    page.evaluate(
+        """([bytes, name, mime]) => {
+            const file = new File([new Uint8Array(bytes)], name, {type: mime});
+            const dt = new DataTransfer(); dt.items.add(file);
+            document.getElementById('thread').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true}));
+        }""",
+        [list(data), name, mime],
+    )
+
+
+def test_drop_photo_reply_reload_and_privacy(server, page, browser, fashion_test):
+    page.goto(server + "/")
+    expect(page.get_by_role("heading", name="What garment is this?")).to_be_visible()
+    _drop(page, fashion_png(fashion_test, 0), "boot.png", "image/png")
+    page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
+    reply = page.locator(".reply").first
+    expect(reply).to_contain_text("Ankle boot")
+    expect(page.locator(".bubble.user img").first).to_be_visible()
+    url = page.url
+
+    # a second photo in the same thread is appended in place by HTMX (no navigation)
+    page.set_input_files("#composer input[type=file][multiple]",
+                         files=[{"name": "trouser.png", "mimeType": "image/png", "buffer": fashion_png(fashion_test, 2)}])
+    expect(page.locator(".reply")).to_have_count(2)
+    expect(page.locator(".reply").nth(1)).to_contain_text("Trouser")
+    assert page.url == url
+
+    page.reload()
+    expect(page.locator(".reply")).to_have_count(2)
+
+    other = browser.new_context()
+    other_page = other.new_page()
+    response = other_page.goto(url)
+    assert response.status == 404
+    other_page.goto(server + "/history")
+    expect(other_page.locator("body")).not_to_contain_text("boot.png")
+    other.close()
+
+
+def test_hostile_file_name_is_shown_as_text(server, page, fashion_test):
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(server + "/")
+    name = "<img src=x onerror=alert(1)>.jpg"
+    page.set_input_files("#composer input[type=file][multiple]",
+                         files=[{"name": name, "mimeType": "image/png", "buffer": fashion_png(fashion_test, 1)}])
+    page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
+    expect(page.locator(".bubble.user .filename").first).to_have_text(name)
+    page.reload()
+    expect(page.locator(".bubble.user .filename").first).to_have_text(name)
+    assert dialogs == []
+
+
+def test_bad_file_gets_a_friendly_message(server, page):
+    page.goto(server + "/")
+    page.set_input_files("#composer input[type=file][multiple]",
+                         files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"just text"}])
+    expect(page.locator(".bubble.error")).to_contain_text("not an image")
+
+
+def test_text_question_and_phone_width(server, page, browser):
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(server + "/")
+    page.fill("#text", "which classes do you know?")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
+    expect(page.locator(".bubble.assistant").last).to_contain_text("Ankle boot")
+    # nothing overflows the phone's width
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
