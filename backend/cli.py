@@ -42,3 +42,102 @@ def train(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each loads the model).")] = 1,
+    reload: bool = False,
+) -> None:
+    """Run the web app (uvicorn backend.main:app) with the CLOSETCHAT_* settings."""
+    import uvicorn
+
+    uvicorn.run("backend.main:app", host=host, port=port, workers=workers, reload=reload,
+                proxy_headers=True, server_header=False)
+
+
+@app.command()
+def evaluate(
+    weights: Annotated[Optional[str], typer.Option(help="Folder with model.onnx/model.pt + model_card.json.")] = None,
+    runtime: Annotated[str, typer.Option(help="auto | onnx | torch")] = "auto",
+    png: Annotated[str, typer.Option(help="Where to save the confusion matrix image.")] = "runs/confusion.png",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Score the model on the 10,000 Fashion-MNIST test images."""
+    import json
+
+    from ml import Classifier
+    from ml.evaluate import confusion_png, evaluate_test_set
+
+    clf = Classifier.load(weights, runtime=runtime, threads=2)
+    evaluation = evaluate_test_set(clf)
+    path = confusion_png(evaluation, png)
+    if as_json:
+        typer.echo(json.dumps({"model_version": clf.version, **evaluation.as_dict(), "png": str(path)}))
+    else:
+        typer.echo(f"model {clf.version} ({clf.runtime_name})")
+        typer.echo(evaluation.table())
+        typer.echo(f"confusion matrix saved to {path}")
+
+
+@app.command()
+def export(
+    run_dir: Annotated[str, typer.Argument(help="A finished `closetchat train` run folder.")],
+    to: Annotated[str, typer.Option(help="Where the shipped weights go.")] = "ml/weights",
+) -> None:
+    """Ship a run: ONNX graph, calibrated temperature, unsure threshold and model card."""
+    import json
+
+    from ml.export import export_run
+
+    card = export_run(run_dir, to)
+    typer.echo(json.dumps({k: card.get(k) for k in ("version", "test_accuracy", "temperature", "unsure_threshold")}))
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[str], typer.Argument(help="Image files to classify.")],
+    url: Annotated[Optional[str], typer.Option(help="A running ClosetChat server; default: the local model.")] = None,
+    api_key: Annotated[Optional[str], typer.Option(envvar="CLOSETCHAT_API_KEY", help="Key for --url.")] = None,
+) -> None:
+    """Classify image files; one JSON line per file (errors included) on standard output."""
+    import json
+    from pathlib import Path
+
+    if url:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60) as client:
+            for path in paths:
+                try:
+                    data = Path(path).read_bytes()
+                except OSError as exc:
+                    typer.echo(json.dumps({"path": path, "error": str(exc)}))
+                    continue
+                r = client.post("/api/v1/predictions", files=[("files", (Path(path).name, data))])
+                body = r.json()
+                entry = body.get("results", [body])[0]
+                typer.echo(json.dumps({"path": path, **entry} if r.status_code < 300 or "results" in body
+                                      else {"path": path, "status": r.status_code, "detail": body.get("detail")}))
+        return
+
+    from ml import Classifier, UnreadableImage, open_image
+
+    clf = Classifier.load()
+    for path in paths:
+        if not Path(path).is_file():
+            typer.echo(json.dumps({"path": path, "error": "no such file"}))
+            continue
+        try:
+            result = clf.predict([open_image(path)])[0]
+        except (UnreadableImage, OSError) as exc:
+            typer.echo(json.dumps({"path": path, "error": str(exc)}))
+            continue
+        typer.echo(json.dumps({"path": path, "label": result.label, "index": result.index,
+                               "confidence": round(result.confidence, 6), "unsure": result.unsure,
+                               "probs": [round(p, 6) for p in result.probs],
+                               "top_k": [{"label": l, "score": round(s, 6)} for l, s in result.top_k],
+                               "model_version": clf.version}))
