@@ -45,6 +45,22 @@ if __name__ == "__main__":
 
 
 @app.command()
+def adapt(
+    base_run: Annotated[str, typer.Option(help="A finished `closetchat train` run.")] = "runs/w32",
+    out_dir: str = "runs/adapted",
+    steps: int = 800,
+    lr: float = 0.02,
+    views_per_photo: int = 3,
+    seed: int = 0,
+) -> None:
+    """Adapt a trained model to home photos (shared clothing-photos train split)."""
+    from ml.adapt import AdaptConfig, adapt as run_adapt
+
+    run_adapt(AdaptConfig(base_run=base_run, out_dir=out_dir, steps=steps, lr=lr,
+                          views_per_photo=views_per_photo, seed=seed))
+
+
+@app.command()
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,

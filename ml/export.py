@@ -60,6 +60,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, extra: dict | None = No
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "training": {k: result[k] for k in ("epochs_run", "best_epoch", "train_seconds", "train_images",
                                               "config", "machine", "history")},
+        **({"adaptation": {k: v for k, v in result["adaptation"].items() if k != "calibration_photos"},
+            "base_run": result["base_run"]} if "adaptation" in result else {}),
         "data_sha256": result["data_sha256"],
         **(extra or {}),
     }
@@ -83,13 +85,20 @@ def export_run(run_dir: str | Path, out_dir: str | Path, extra: dict | None = No
     card["test_accuracy"] = round(evaluation.accuracy, 5)
 
     if photos.available():
-        tune = photos.list_photos("train")
+        calibration = result.get("adaptation", {}).get("calibration_photos")
+        if calibration:  # photos the adaptation never saw
+            root = photos.photos_dir()
+            tune = [photos.Photo(root / rel, Path(rel).parent.name) for rel in calibration]
+            chosen_on = f"{len(tune)} train-split photos held out of adaptation (fitting unsure ≤ 15%)"
+        else:
+            tune = photos.list_photos("train")
+            chosen_on = "train split photos (fitting unsure ≤ 15%)"
         tune_probs = clf.predict_arrays(photo_arrays(tune))
         card["unsure_threshold"] = round(choose_unsure_threshold(tune, tune_probs), 4)
         held = photos.list_photos("validation")
         held_probs = clf.predict_arrays(photo_arrays(held))
         card["photos"] = {
-            "threshold_chosen_on": "train split photos (fitting unsure ≤ 15%)",
+            "threshold_chosen_on": chosen_on,
             "train": score_photos(tune, tune_probs, card["unsure_threshold"]).as_dict(),
             "validation": score_photos(held, held_probs, card["unsure_threshold"]).as_dict(),
         }

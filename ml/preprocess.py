@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
 
 from ml.errors import UnreadableImage
+from ml.segment import garment_mask
 
 SIZE = 28
 WORK_SIZE = 112  # side the photo is shrunk to before trimming: 4× the output, enough detail
@@ -104,8 +105,12 @@ def trim_to_content(rgb: np.ndarray, tolerance: float = TRIM_TOLERANCE) -> np.nd
     return rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def to_fashion_mnist(img: Image.Image) -> np.ndarray:
-    """One image → uint8 [28, 28], white-ish garment on black like the dataset."""
+def to_fashion_mnist(img: Image.Image, segment: bool = True) -> np.ndarray:
+    """One image → uint8 [28, 28], light garment on black like the dataset.
+
+    With segment, the garment is first cut out of its background (ml.segment); when no
+    plausible garment is found, the dataset's corner-colour trim is used alone.
+    """
     if is_fashion_mnist_form(img):
         return np.asarray(img.convert("L"), dtype=np.uint8).copy()
     img = flatten_to_rgb(img)
@@ -113,19 +118,31 @@ def to_fashion_mnist(img: Image.Image) -> np.ndarray:
         img = img.copy()
         img.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
     full = np.asarray(img)
-    rgb = trim_to_content(full)
-    gray = Image.fromarray(rgb, "RGB").convert("L")
+    mask = garment_mask(full) if segment else None
+    if mask is not None:
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+        luma = full[crop].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        light_background = float(_luma(full)[~mask].mean()) >= 128
+        luma[~mask[crop]] = 255.0 if light_background else 0.0
+        gray = Image.fromarray(luma.clip(0, 255).astype(np.uint8), "L")
+    else:
+        light_background = _corner_luma(full) >= 128
+        gray = Image.fromarray(trim_to_content(full), "RGB").convert("L")
     w, h = gray.size
     scale = SIZE / max(w, h)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = gray.resize(size, Image.Resampling.BOX)
     small = small.filter(ImageFilter.UnsharpMask(radius=1, percent=100, threshold=0))
-    light_background = _corner_luma(full) >= 128
     canvas = Image.new("L", (SIZE, SIZE), 255 if light_background else 0)
     canvas.paste(small, ((SIZE - size[0]) // 2, (SIZE - size[1]) // 2))
     out = np.asarray(canvas, dtype=np.uint8)
     # negate product shots on light backgrounds; a dark background is already the dataset's way
     return 255 - out if light_background else out.copy()
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def _corner_luma(rgb: np.ndarray) -> float:
