@@ -1,8 +1,9 @@
-"""Input normalisation choices (the seed's question, asked again for a 1-channel model)."""
+"""Input normalisation choices (the seed's question, asked again for a 1-channel model).
+
+Plain arithmetic on tensors or arrays: the serving path must not import torch.
+"""
 
 from __future__ import annotations
-
-import torch
 
 # mean/std of the 54,000 training images in [0, 1]; ImageNet's channel means collapsed to gray.
 NORMALIZATIONS: dict[str, tuple[float, float]] = {
@@ -12,6 +13,7 @@ NORMALIZATIONS: dict[str, tuple[float, float]] = {
 }
 
 
-def normalize(x: torch.Tensor, name: str) -> torch.Tensor:
+def normalize(x, name: str):
+    """(x - mean) / std for a torch tensor or numpy array in [0, 1]."""
     mean, std = NORMALIZATIONS[name]
     return (x - mean) / std

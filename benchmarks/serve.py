@@ -1,0 +1,218 @@
+"""Serving benchmark, one run, loopback only, bounded: three servers under Debian `wrk`
+(multipart POST of a real 400×534 photo to /fashion-mnist, 16 connections, 10 s each):
+(a) the published design rebuilt, (b) a bare FastAPI upload echo (the ceiling), (c) our app.
+Then our chat send (database write + thumbnail) and the history page with 10,000 predictions.
+Prints req/s, p50, p99, peak RSS, ready time and the ratios.
+
+    .venv/bin/python benchmarks/serve.py [--duration 10] [--connections 16] [--workers 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmarks.photo_latency import default_photo  # noqa: E402
+
+BOUNDARY = "closetchatbench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def multipart(field: str, filename: str, data: bytes, extra: dict | None = None) -> bytes:
+    parts = []
+    for name, value in (extra or {}).items():
+        parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+                 f"Content-Type: image/jpeg\r\n\r\n".encode() + data + b"\r\n")
+    parts.append(f"--{BOUNDARY}--\r\n".encode())
+    return b"".join(parts)
+
+
+def lua_script(tmp: Path, method: str, body: bytes | None, headers: dict) -> Path:
+    body_path = tmp / f"body-{uuid.uuid4().hex}.bin"
+    lines = [f'wrk.method = "{method}"']
+    if body is not None:
+        body_path.write_bytes(body)
+        lines.append(f'local f = io.open("{body_path}", "rb"); wrk.body = f:read("*all"); f:close()')
+    for k, v in headers.items():
+        lines.append(f'wrk.headers["{k}"] = "{v}"')
+    script = tmp / f"script-{uuid.uuid4().hex}.lua"
+    script.write_text("\n".join(lines) + "\n")
+    return script
+
+
+def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict:
+    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
+                          "--latency", "-s", str(script), url], capture_output=True, text=True,
+                         timeout=duration + 60).stdout
+
+    def ms(label):
+        m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": errors.group(1) if errors else ""}
+
+
+class Server:
+    def __init__(self, app: str, env: dict | None = None, workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
+               "--log-level", "warning", "--no-access-log"]
+        if workers > 1:
+            cmd += ["--workers", str(workers)]
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
+
+    def wait_ready(self, path: str) -> float:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + path, timeout=1).status_code < 500:
+                    return time.perf_counter() - self.started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.url} not ready")
+
+    def peak_rss_mb(self) -> float:
+        """Peak resident memory of the server and its worker processes (VmHWM), in MB."""
+        pids = [self.proc.pid] + [int(p) for p in subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout.split()]
+        total = 0
+        for pid in pids:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+                total += int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+            except (FileNotFoundError, AttributeError):
+                pass
+        return total / 1024
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def seed_history(data_dir: Path, owner: str, n: int) -> None:
+    """Insert n predictions for one browser straight into the app's database (fast)."""
+    from sqlmodel import Session
+
+    from backend.config import Settings
+    from backend.db import make_engine
+    from backend.models import Prediction, Upload
+
+    engine = make_engine(Settings(data_dir=data_dir))
+    labels = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    now = datetime.now(timezone.utc)
+    with Session(engine) as session:
+        upload = Upload(owner=owner, sha256="f" * 64, filename="seed.jpg", content_type="image/jpeg",
+                        size_bytes=1, width=1, height=1)
+        session.add(upload)
+        session.flush()
+        for i in range(n):
+            session.add(Prediction(owner=owner, upload_id=upload.id, filename=f"photo-{i}.jpg",
+                                   label=labels[i % 10], label_index=i % 10, confidence=0.3 + (i % 70) / 100,
+                                   probs_json=json.dumps([0.1] * 10), unsure=i % 9 == 0, model_version="bench",
+                                   created_at=now - timedelta(minutes=i)))
+        session.commit()
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk not found: apt-get install -y wrk")
+    photo = default_photo()
+    tmp = Path(tempfile.mkdtemp(prefix="closetchat-bench-"))
+    body = multipart("file", "photo.jpg", photo)
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    rows = {}
+
+    for name, app, env, ready in (
+        ("published design (MobileNetV2 224)", "benchmarks.seed_server:app", {}, "/docs"),
+        ("bare FastAPI echo (ceiling)", "benchmarks.echo_server:app", {}, "/docs"),
+        ("ClosetChat", "backend.main:app", {"CLOSETCHAT_DATA_DIR": str(tmp / "data"),
+                                            "CLOSETCHAT_SECRET_KEY": "bench"}, "/readyz"),
+    ):
+        server = Server(app, env, workers=args.workers if app.startswith("backend") else 1)
+        try:
+            ready_s = server.wait_ready(ready)
+            assert httpx.post(server.url + "/fashion-mnist", content=body, headers=headers).status_code == 200
+            result = run_wrk(server.url + "/fashion-mnist", lua_script(tmp, "POST", body, headers),
+                             args.duration, args.connections)
+            result.update(ready_s=ready_s, rss=server.peak_rss_mb())
+            rows[name] = result
+            if app.startswith("backend"):
+                client = httpx.Client(base_url=server.url)
+                page = client.get("/")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+                cookie = f"closetchat_id={client.cookies['closetchat_id']}"
+                first = client.post("/c", data={"csrf_token": token},
+                                    files={"files": ("p.jpg", photo, "image/jpeg")}, follow_redirects=False)
+                conv = first.headers["location"]
+                chat_body = multipart("files", "photo.jpg", photo, {"csrf_token": token})
+                chat_headers = {**headers, "Cookie": cookie, "HX-Request": "true"}
+                rows["ClosetChat chat send"] = run_wrk(server.url + conv + "/messages",
+                                                       lua_script(tmp, "POST", chat_body, chat_headers),
+                                                       args.duration, args.connections)
+                from backend.identity import BrowserIdentity, browser_owner
+
+                browser_id = BrowserIdentity("bench").verify(client.cookies["closetchat_id"])
+                seed_history(tmp / "data", browser_owner(browser_id), 10_000)
+                total = re.search(r"([\d,]+) predictions", client.get("/history").text).group(1)
+                rows[f"ClosetChat history page ({total} rows)"] = run_wrk(
+                    server.url + "/history", lua_script(tmp, "GET", None, {"Cookie": cookie}),
+                    args.duration, args.connections)
+                rows["ClosetChat"]["rss"] = server.peak_rss_mb()
+        finally:
+            server.stop()
+
+    print(f"wrk: {args.connections} connections, {args.duration} s each, loopback; photo {len(photo) / 1024:.0f} KiB JPEG")
+    print(f"{'server':<42}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'ready s':>9}{'peak RSS MB':>12}")
+    for name, r in rows.items():
+        ready = f"{r['ready_s']:.2f}" if "ready_s" in r else ""
+        rss = f"{r['rss']:.0f}" if "rss" in r else ""
+        print(f"{name:<42}{r['rps']:>9.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['non2xx']:>9}{ready:>9}{rss:>12}")
+    ours, seed, echo = rows["ClosetChat"], rows["published design (MobileNetV2 224)"], rows["bare FastAPI echo (ceiling)"]
+    print(f"ClosetChat / published design: {ours['rps'] / seed['rps']:.1f}×   "
+          f"ClosetChat / echo ceiling: {ours['rps'] / echo['rps']:.2f}   "
+          f"chat send / POST /fashion-mnist: {rows['ClosetChat chat send']['rps'] / ours['rps']:.2f}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
