@@ -3,7 +3,6 @@
 import io
 import zipfile
 
-from backend.config import Settings
 from tests.conftest import fashion_png, jpeg_bytes
 
 
@@ -33,8 +32,8 @@ def test_all_bad_files_is_a_4xx_with_detail(client):
     assert client.post("/api/v1/predictions", content=b"{}", headers={"content-type": "application/json"}).status_code == 422
 
 
-def test_size_cap_and_file_count_cap(make_client, tmp_path, fashion_test):
-    client = make_client(Settings(data_dir=tmp_path / "d", secret_key="s", max_upload_mb=0.01, max_files=2))
+def test_size_cap_and_file_count_cap(make_client, settings, fashion_test):
+    client = make_client(settings.model_copy(update={"max_upload_mb": 0.01, "max_files": 2}))
     big = jpeg_bytes(size=(1200, 1200))
     assert len(big) > 0.01 * 1024 * 1024
     r = client.post("/api/v1/predictions", files=_files(("big.jpg", big, "image/jpeg")))
@@ -73,8 +72,8 @@ def test_read_list_filter_paginate_feedback_delete(client, fashion_test):
     assert client.delete(f"/api/v1/predictions/{ids[1]}").status_code == 404
 
 
-def test_api_keys_isolate_owners(make_client, tmp_path, fashion_test):
-    client = make_client(Settings(data_dir=tmp_path / "d", secret_key="s", api_keys=["key-a", "key-b"]))
+def test_api_keys_isolate_owners(make_client, settings, fashion_test):
+    client = make_client(settings.model_copy(update={"api_keys": ["key-a", "key-b"]}))
     png = fashion_png(fashion_test, 0)
     assert client.post("/api/v1/predictions", files=_files(("a.png", png, "image/png"))).status_code == 401
     assert client.get("/api/v1/predictions", headers={"Authorization": "Bearer nope"}).status_code == 401
