@@ -24,24 +24,36 @@ SIZE = 28
 WORK_SIZE = 112  # side the photo is shrunk to before trimming: 4× the output, enough detail
 TRIM_TOLERANCE = 0.05  # of the largest RGB distance, as in the paper
 MAX_PIXELS = 40_000_000  # decompression-bomb cap, checked from the header before decoding
-DARK_BACKGROUND = 64  # a 28×28 gray image whose border mean is below this is already converted
+DARK_BACKGROUND = 64
+RASTER_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF")  # a 28×28 gray image whose border mean is below this is already converted
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+try:  # HEIC/HEIF photos from phones, when pillow-heif is installed
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover
+    pass
 
 
 def open_image(
-    source: bytes | BinaryIO | str | Path, max_pixels: int = MAX_PIXELS, draft_size: int = WORK_SIZE
+    source: bytes | BinaryIO | str | Path,
+    max_pixels: int = MAX_PIXELS,
+    draft_size: int = WORK_SIZE,
+    formats: tuple[str, ...] | None = RASTER_FORMATS,
 ) -> Image.Image:
-    """Decode an upload safely: size checked from the header, first frame, EXIF orientation.
+    """Decode an upload safely: only raster formats we expect (no EPS, PDF, SVG...), size
+    checked from the header before decoding, first frame, EXIF orientation applied.
 
-    JPEGs are decoded at the smallest DCT scale still at least draft_size on each side.
+    JPEGs are decoded at the smallest DCT scale still at least draft_size on each side. The
+    returned image's .format names the file's format.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise UnreadableImage("the file is empty", "empty")
         source = io.BytesIO(source)
     try:
-        img = Image.open(source)
+        img = Image.open(source, formats=[f for f in formats if f in Image.ID] if formats else None)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UnreadableImage("not an image format we can read", "unidentified") from exc
     except Image.DecompressionBombError as exc:
@@ -57,7 +69,10 @@ def open_image(
         if img.format == "JPEG":
             img.draft("RGB", (draft_size, draft_size))
         img.load()
-        return ImageOps.exif_transpose(img)
+        source_format = img.format
+        img = ImageOps.exif_transpose(img)
+        img.format = source_format
+        return img
     except Image.DecompressionBombError as exc:
         raise UnreadableImage(str(exc), "too_large") from exc
     except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, struct_error) as exc:

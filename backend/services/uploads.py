@@ -22,7 +22,6 @@ THUMB_SIZE = 320
 # formats we serve back as themselves; anything else is kept but served as its JPEG thumbnail
 SAFE_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
               "WEBP": "image/webp"}
-ACCEPTED_FORMATS = set(SAFE_TYPES) | {"BMP", "TIFF", "HEIF", "AVIF"}
 
 
 @dataclass
@@ -54,23 +53,16 @@ def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
     if incoming.size == 0:
         raise EmptyFile(f"“{clean_filename(incoming.filename)}” is empty")
     try:
-        with open(incoming.path, "rb") as fh:
-            header_format = Image.open(fh).format if incoming.size else None
-    except Exception:
-        header_format = None
-    if header_format is not None and header_format not in ACCEPTED_FORMATS:
-        raise NotAnImage(f"{header_format} images are not accepted; send a JPEG, PNG, WebP, GIF or HEIC photo")
-    try:
         image = open_image(incoming.path, max_pixels=settings.max_pixels, draft_size=THUMB_SIZE)
     except UnreadableImage as exc:
         name = clean_filename(incoming.filename)
         if exc.reason == "too_large":
             raise ImageTooLarge(f"“{name}”: {exc}") from None
         if exc.reason == "unidentified" and not _looks_like_image(incoming.path):
-            raise NotAnImage(f"“{name}” is not an image we can read (JPEG, PNG, WebP, GIF, HEIC)") from None
+            raise NotAnImage(f"“{name}” is not an image we accept: send a JPEG, PNG, WebP, GIF or HEIC photo") from None
         raise BrokenImage(f"“{name}” looks damaged or cut short; try sending it again") from None
     width, height = image.size
-    return CheckedImage(incoming, image, header_format or image.format or "JPEG", width, height)
+    return CheckedImage(incoming, image, image.format or "JPEG", width, height)
 
 
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")

@@ -10,6 +10,8 @@ import pytest
 from PIL import Image
 from sqlmodel import Session, select
 
+import ml  # noqa: F401  (registers the HEIF opener)
+
 from backend.models import Prediction, Upload
 from tests.conftest import csrf_of, jpeg_bytes
 
@@ -63,6 +65,7 @@ ACCEPTED = {
     "palette.png": _palette_transparent(),
     "anim.gif": _animated_gif(),
     "photo.webp": _encode(_garment(), "WEBP"),
+    "phone.heic": _encode(_garment(), "HEIF"),
     "rotated.jpg": _exif_rotated(),
     "strip.png": _encode(Image.new("L", (1, 20000), 255), "PNG"),
     "../../etc/passwd.png": _encode(_garment(), "PNG"),
