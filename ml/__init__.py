@@ -7,6 +7,6 @@ flatten_to_rgb.
 from ml.classifier import Classifier, Prediction
 from ml.errors import UnreadableImage
 from ml.labels import LABELS
-from ml.preprocess import flatten_to_rgb, open_image, to_fashion_mnist
+from ml.preprocess import WORK_SIZE, flatten_to_rgb, open_image, to_fashion_mnist
 
-__all__ = ["Classifier", "Prediction", "LABELS", "UnreadableImage", "flatten_to_rgb", "open_image", "to_fashion_mnist"]
+__all__ = ["Classifier", "Prediction", "LABELS", "UnreadableImage", "flatten_to_rgb", "open_image", "to_fashion_mnist", "WORK_SIZE"]

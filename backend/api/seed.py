@@ -14,7 +14,7 @@ from backend.errors import BadForm
 from backend.schemas import SeedPrediction
 from backend.services import uploads
 from backend.services.multipart import read_form
-from ml import to_fashion_mnist
+from ml import WORK_SIZE, to_fashion_mnist
 
 router = APIRouter(tags=["seed-compatible"])
 
@@ -22,14 +22,14 @@ router = APIRouter(tags=["seed-compatible"])
 @router.post("/fashion-mnist", response_model=SeedPrediction, summary="Classify one image (seed API)",
              openapi_extra=multipart_body("file", many=False), responses=ERRORS)
 async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineDep):
-    form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, 1)
+    form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, 1, in_memory=True)
     try:
         files = [f for f in form.files if f.field == "file"]
         if not files:
             raise BadForm("send the image in the multipart field “file”")
 
         def work():
-            checked = uploads.check_image(files[0], settings)
+            checked = uploads.check_image(files[0], settings, draft_size=WORK_SIZE)
             return engine.predict_arrays(to_fashion_mnist(checked.image)[None])[0]
 
         result = await run_in_threadpool(work)

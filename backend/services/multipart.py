@@ -9,6 +9,7 @@ costs neither memory nor disk.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import uuid
 from urllib.parse import parse_qsl
@@ -32,6 +33,7 @@ class IncomingFile:
     size: int = 0
     too_large: bool = False
     sha256: str = ""
+    data: bytes | None = None  # the bytes themselves when read in memory (small single-file forms)
     _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
 
 
@@ -52,8 +54,9 @@ class IncomingForm:
 
 
 class _Collector:
-    def __init__(self, incoming_dir: Path, max_file_bytes: int, max_files: int) -> None:
+    def __init__(self, incoming_dir: Path, max_file_bytes: int, max_files: int, in_memory: bool) -> None:
         self.form = IncomingForm()
+        self.in_memory = in_memory
         self.incoming_dir = incoming_dir
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
@@ -99,7 +102,7 @@ class _Collector:
             path = self.incoming_dir / f"{uuid.uuid4().hex}.part"
             self._file = IncomingFile(field=name, filename=filename, path=path)
             self.form.files.append(self._file)
-            self._handle = open(path, "wb")
+            self._handle = io.BytesIO() if self.in_memory else open(path, "wb")
         else:
             self._field_name = name
 
@@ -111,7 +114,8 @@ class _Collector:
                 if not self._file.too_large:  # stop keeping it; the rest is read and dropped
                     self._file.too_large = True
                     self._handle.close()
-                    self._file.path.unlink(missing_ok=True)
+                    if not self.in_memory:
+                        self._file.path.unlink(missing_ok=True)
                 return
             self._file._hash.update(chunk)
             self._handle.write(chunk)
@@ -123,6 +127,8 @@ class _Collector:
     def on_part_end(self) -> None:
         if self._file is not None:
             if not self._file.too_large:
+                if self.in_memory:
+                    self._file.data = self._handle.getvalue()
                 self._handle.close()
                 self._file.sha256 = self._file._hash.hexdigest()
             self._handle = None
@@ -139,8 +145,14 @@ class _Collector:
         self.form.cleanup()
 
 
-async def read_form(request: Request, incoming_dir: Path, max_file_bytes: int, max_files: int) -> IncomingForm:
-    """Parse a multipart body from the stream; raise a ClosetChatError on anything malformed."""
+async def read_form(
+    request: Request, incoming_dir: Path, max_file_bytes: int, max_files: int, in_memory: bool = False
+) -> IncomingForm:
+    """Parse a multipart body from the stream; raise a ClosetChatError on anything malformed.
+
+    in_memory keeps file bytes in memory instead of data_dir/incoming: for one-file, store-nothing
+    endpoints, where the per-file cap bounds the memory.
+    """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     max_total = max_files * max_file_bytes + FORM_OVERHEAD
     declared = request.headers.get("content-length")
@@ -151,7 +163,7 @@ async def read_form(request: Request, incoming_dir: Path, max_file_bytes: int, m
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         raise BadForm("send the image as multipart/form-data")
     incoming_dir.mkdir(parents=True, exist_ok=True)
-    collector = _Collector(incoming_dir, max_file_bytes, max_files)
+    collector = _Collector(incoming_dir, max_file_bytes, max_files, in_memory)
     parser = MultipartParser(params[b"boundary"], collector.callbacks())
     received = 0
     try:

@@ -45,7 +45,7 @@ def clean_filename(name: str) -> str:
     return (name or "image")[:120]
 
 
-def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
+def check_image(incoming: IncomingFile, settings: Settings, draft_size: int = THUMB_SIZE) -> CheckedImage:
     """Raise the matching ClosetChatError unless the file is an image we can classify."""
     limit_mb = f"{settings.max_upload_mb:g} MB"
     if incoming.too_large:
@@ -53,12 +53,13 @@ def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
     if incoming.size == 0:
         raise EmptyFile(f"“{clean_filename(incoming.filename)}” is empty")
     try:
-        image = open_image(incoming.path, max_pixels=settings.max_pixels, draft_size=THUMB_SIZE)
+        source = incoming.data if incoming.data is not None else incoming.path
+        image = open_image(source, max_pixels=settings.max_pixels, draft_size=draft_size)
     except UnreadableImage as exc:
         name = clean_filename(incoming.filename)
         if exc.reason == "too_large":
             raise ImageTooLarge(f"“{name}”: {exc}") from None
-        if exc.reason == "unidentified" and not _looks_like_image(incoming.path):
+        if exc.reason == "unidentified" and not _looks_like_image(incoming):
             raise NotAnImage(f"“{name}” is not an image we accept: send a JPEG, PNG, WebP, GIF or HEIC photo") from None
         raise BrokenImage(f"“{name}” looks damaged or cut short; try sending it again") from None
     width, height = image.size
@@ -68,10 +69,13 @@ def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 
 
-def _looks_like_image(path: Path) -> bool:
+def _looks_like_image(incoming: IncomingFile) -> bool:
     """An image signature that Pillow could not open means a damaged image, not a wrong type."""
-    with open(path, "rb") as fh:
-        head = fh.read(16)
+    if incoming.data is not None:
+        head = incoming.data[:16]
+    else:
+        with open(incoming.path, "rb") as fh:
+            head = fh.read(16)
     return head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:8] == b"ftyp"
 
 
