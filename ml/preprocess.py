@@ -24,8 +24,8 @@ SIZE = 28
 WORK_SIZE = 112  # side the photo is shrunk to before trimming: 4× the output, enough detail
 TRIM_TOLERANCE = 0.05  # of the largest RGB distance, as in the paper
 MAX_PIXELS = 40_000_000  # decompression-bomb cap, checked from the header before decoding
-DARK_BACKGROUND = 64
-RASTER_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF")  # a 28×28 gray image whose border mean is below this is already converted
+DARK_BACKGROUND = 64  # a 28×28 gray image whose border mean is below this is already converted
+RASTER_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF")
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 try:  # HEIC/HEIF photos from phones, when pillow-heif is installed
@@ -34,6 +34,8 @@ try:  # HEIC/HEIF photos from phones, when pillow-heif is installed
     register_heif_opener()
 except ImportError:  # pragma: no cover
     pass
+Image.init()  # register every plugin now, so the allowed-format list below is complete
+ALLOWED_DECODERS = [f for f in RASTER_FORMATS if f in Image.ID]
 
 
 def open_image(
@@ -53,7 +55,8 @@ def open_image(
             raise UnreadableImage("the file is empty", "empty")
         source = io.BytesIO(source)
     try:
-        img = Image.open(source, formats=[f for f in formats if f in Image.ID] if formats else None)
+        allowed = ALLOWED_DECODERS if formats is RASTER_FORMATS else [f for f in formats or () if f in Image.ID]
+        img = Image.open(source, formats=allowed or None)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise UnreadableImage("not an image format we can read", "unidentified") from exc
     except Image.DecompressionBombError as exc:

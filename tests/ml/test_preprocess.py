@@ -123,3 +123,15 @@ def test_real_photos_convert(photos_available):
         out = to_fashion_mnist(open_image(photo.path))
         assert out.shape == (28, 28) and out.dtype == np.uint8
         assert out.std() > 5, f"{photo.path.name} converted to a flat image"
+
+
+def test_first_image_opened_in_a_fresh_process_from_a_file_without_extension(tmp_path):
+    """The app's first upload is read from data_dir/incoming/<id>.part: decoders must be ready."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "upload.part"
+    path.write_bytes(_encode(_garment_on((255, 255, 255)), "JPEG"))
+    code = f"from ml import open_image; print(open_image({str(path)!r}).format)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "JPEG", out.stderr[-1000:]
