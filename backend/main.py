@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         version="1.0",
         summary="What garment is this? Fashion-MNIST classes for photos, from a browser or a script.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = make_engine(settings)
@@ -74,6 +77,16 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.include_router(seed.router)
     app.include_router(health.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs():
+        """Swagger UI from our own static files: no CDN."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title="ClosetChat API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+        )
 
     @app.exception_handler(ClosetChatError)
     async def closetchat_error(request: Request, exc: ClosetChatError):

@@ -69,7 +69,7 @@ class SecurityHeadersMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        csp = DOCS_CSP if scope["path"] in ("/docs", "/redoc") else CSP
+        csp = DOCS_CSP if scope["path"] == "/docs" else CSP
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":

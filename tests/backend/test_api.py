@@ -132,3 +132,10 @@ def test_corrections_zip_is_a_dataset(client, fashion_test):
     names = archive.namelist()
     assert "labels.csv" in names and any(n.startswith("Sneaker/") for n in names)
     assert "Sneaker" in archive.read("labels.csv").decode()
+
+
+def test_api_docs_page_uses_only_our_own_assets(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert "cdn." not in page.text
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
