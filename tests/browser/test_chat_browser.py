@@ -78,3 +78,21 @@ def test_text_question_and_phone_width(server, page, browser):
     expect(page.locator(".bubble.assistant").last).to_contain_text("Ankle boot")
     # nothing overflows the phone's width
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_history_correct_in_place_and_filter(server, page, fashion_test):
+    page.goto(server + "/")
+    page.set_input_files("#composer input[type=file][multiple]",
+                         files=[{"name": f"h{i}.png", "mimeType": "image/png", "buffer": fashion_png(fashion_test, i)}
+                                for i in range(3)])
+    page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
+    expect(page.locator(".reply")).to_have_count(3)
+    page.goto(server + "/history")
+    expect(page.locator(".results-summary")).to_contain_text("3 predictions")
+    first_row = page.locator("tbody tr").first
+    row_id = first_row.get_attribute("id")
+    first_row.locator("select").select_option("Bag")
+    expect(page.locator(f"#{row_id} select")).to_have_value("Bag")  # swapped in place by HTMX
+    page.select_option("select[name=corrected]", "true")
+    expect(page.locator(".results-summary")).to_contain_text("1 prediction")
+    assert "corrected=true" in page.url  # the filter is in the address, so it can be shared or reloaded
