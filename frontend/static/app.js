@@ -57,10 +57,32 @@
     sendFiles([new File([blob], name, { type: blob.type || "image/png" })]);
   });
 
+  // while the answer is on its way, show the photos being sent (local previews, never uploaded twice)
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    const form = event.detail.elt;
+    if (!form || form.id !== "composer") return;
+    const t = thread();
+    for (const input of form.querySelectorAll("input[type=file]")) {
+      for (const file of input.files) {
+        if (!file.type.startsWith("image/")) continue;
+        const li = document.createElement("li");
+        li.className = "bubble user image pending";
+        const img = document.createElement("img");
+        img.alt = "Sending " + file.name;
+        img.src = URL.createObjectURL(file);
+        img.addEventListener("load", function () { URL.revokeObjectURL(img.src); });
+        li.appendChild(img);
+        t.appendChild(li);
+      }
+    }
+    scrollToEnd();
+  });
+
   // after a message is answered: clear the composer, drop the empty state, scroll down
   document.addEventListener("htmx:afterRequest", function (event) {
     const form = event.detail.elt;
     if (form && form.id === "composer") {
+      document.querySelectorAll(".bubble.pending").forEach(function (li) { li.remove(); });
       form.reset();
       const empty = document.getElementById("empty-state");
       if (empty && event.detail.successful) empty.remove();
