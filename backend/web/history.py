@@ -55,10 +55,10 @@ def history_page(
                                             "corrected": corrected or "", "date_from": date_from or "",
                                             "date_to": date_to or "", "sort": sort},
     }
-    if is_htmx(request) and request.headers.get("hx-target") == "history-results":
-        return render(request, "partials/history_results.html", context)
     context["class_counts"] = history.class_counts(session, owner, filters)
     context["confidence_bins"] = history.confidence_histogram(session, owner, filters)
+    if is_htmx(request) and request.headers.get("hx-target") == "history-body":
+        return render(request, "partials/history_body.html", context)
     return render(request, "history.html", context)
 
 

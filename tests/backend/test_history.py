@@ -50,8 +50,9 @@ def test_history_lists_filters_sorts_and_pages(client):
     today = datetime.now(timezone.utc).date().isoformat()
     assert "24 predictions" in client.get("/history", params={"date_from": today, "date_to": today}).text
     assert client.get("/history", params={"date_from": "nonsense"}).status_code == 422
-    partial = client.get("/history", params={"page": 3}, headers={**HX, "HX-Target": "history-results"})
-    assert partial.text.startswith('<div id="history-results">') and "page 3 of 3" in partial.text
+    partial = client.get("/history", params={"page": 3}, headers={**HX, "HX-Target": "history-body"})
+    assert partial.text.startswith('<div id="history-body">') and "page 3 of 3" in partial.text
+    assert "<html" not in partial.text and "Predictions per class" in partial.text
     top = client.get("/history", params={"sort": "confidence"}).text
     assert "95%" in top.split("<tbody>")[1][:3000]
 

@@ -91,7 +91,8 @@ def test_history_correct_in_place_and_filter(server, page, fashion_test):
     expect(page.locator(".results-summary")).to_contain_text("3 predictions")
     first_row = page.locator("tbody tr").first
     row_id = first_row.get_attribute("id")
-    first_row.locator("select").select_option("Bag")
+    with page.expect_response(lambda r: "/feedback" in r.url and r.status == 200):
+        first_row.locator("select").select_option("Bag")
     expect(page.locator(f"#{row_id} select")).to_have_value("Bag")  # swapped in place by HTMX
     page.select_option("select[name=corrected]", "true")
     expect(page.locator(".results-summary")).to_contain_text("1 prediction")
