@@ -10,6 +10,7 @@ does. Images already in Fashion-MNIST form (28×28 gray on a dark background) pa
 from __future__ import annotations
 
 import io
+import math
 from struct import error as struct_error
 from pathlib import Path
 from typing import BinaryIO
@@ -71,7 +72,9 @@ def open_image(
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
         if img.format == "JPEG":
-            img.draft("RGB", (draft_size, draft_size))
+            # the smallest DCT scale whose longest side still reaches draft_size
+            scale = draft_size / max(width, height)
+            img.draft("RGB", (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
         img.load()
         source_format = img.format
         img = ImageOps.exif_transpose(img)
