@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from backend.deps import BrowserOwner, SessionDep, SettingsDep, check_csrf
@@ -38,52 +39,63 @@ def _filters(label, unsure, corrected, date_from, date_to, sort, page, per_page)
     ).validate()
 
 
+@dataclass
+class FilterQuery:
+    """The query string the page, its filters form and its exports share (raw, as typed)."""
+
+    label: str | None = None
+    unsure: str | None = None
+    corrected: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    sort: str = "newest"
+
+    def filters(self, page: int = 1, per_page: int = 1) -> history.Filters:
+        return _filters(self.label, self.unsure, self.corrected, self.date_from, self.date_to, self.sort,
+                        page, per_page)
+
+
+Query_ = Annotated[FilterQuery, Depends()]
 
 
 @router.get("")
-def history_page(
-    request: Request, session: SessionDep, owner: BrowserOwner, settings: SettingsDep,
-    label: str | None = None, unsure: str | None = None, corrected: str | None = None,
-    date_from: str | None = None, date_to: str | None = None, sort: str = "newest",
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-):
-    filters = _filters(label, unsure, corrected, date_from, date_to, sort, page, settings.history_page_size)
+def history_page(request: Request, session: SessionDep, owner: BrowserOwner, settings: SettingsDep,
+                 q: Query_, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1):
+    filters = q.filters(page, settings.history_page_size)
     result = history.search(session, owner, filters)
     context = {
         "page": result, "rows": [PredictionView.of(r) for r in result.items], "filters": filters,
-        "query": request.url.query, "raw": {"label": label or "", "unsure": unsure or "",
-                                            "corrected": corrected or "", "date_from": date_from or "",
-                                            "date_to": date_to or "", "sort": sort},
+        "query": request.url.query,
+        "raw": {k: v or "" for k, v in asdict(q).items()} | {"sort": q.sort},
+        "class_counts": history.class_counts(session, owner, filters),
+        "confidence_bins": history.confidence_histogram(session, owner, filters),
     }
-    context["class_counts"] = history.class_counts(session, owner, filters)
-    context["confidence_bins"] = history.confidence_histogram(session, owner, filters)
     if is_htmx(request) and request.headers.get("hx-target") == "history-body":
         return render(request, "partials/history_body.html", context)
     return render(request, "history.html", context)
 
 
+def _download(body: str | bytes, media_type: str, filename: str) -> Response:
+    return Response(body, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 @router.get("/export.csv")
-def export_csv(session: SessionDep, owner: BrowserOwner, label: str | None = None, unsure: str | None = None,
-               corrected: str | None = None, date_from: str | None = None, date_to: str | None = None,
-               sort: str = "newest"):
-    filters = _filters(label, unsure, corrected, date_from, date_to, sort, 1, 1)
-    return Response(history.export_csv(session, owner, filters), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="closetchat-predictions.csv"'})
+def export_csv(session: SessionDep, owner: BrowserOwner, q: Query_):
+    return _download(history.export_csv(session, owner, q.filters()), "text/csv; charset=utf-8",
+                     "closetchat-predictions.csv")
 
 
 @router.get("/export.json")
-def export_json(session: SessionDep, owner: BrowserOwner, label: str | None = None, unsure: str | None = None,
-                corrected: str | None = None, date_from: str | None = None, date_to: str | None = None,
-                sort: str = "newest"):
-    filters = _filters(label, unsure, corrected, date_from, date_to, sort, 1, 1)
-    return Response(history.export_json(session, owner, filters), media_type="application/json",
-                    headers={"Content-Disposition": 'attachment; filename="closetchat-predictions.json"'})
+def export_json(session: SessionDep, owner: BrowserOwner, q: Query_):
+    return _download(history.export_json(session, owner, q.filters()), "application/json",
+                     "closetchat-predictions.json")
 
 
 @router.get("/corrections.zip")
 def export_corrections(session: SessionDep, owner: BrowserOwner, settings: SettingsDep):
-    return Response(history.export_corrections_zip(session, owner, settings), media_type="application/zip",
-                    headers={"Content-Disposition": 'attachment; filename="closetchat-corrections.zip"'})
+    return _download(history.export_corrections_zip(session, owner, settings), "application/zip",
+                     "closetchat-corrections.zip")
 
 
 @router.post("/delete")
