@@ -33,6 +33,8 @@ class InferenceEngine:
 
     def predict_arrays(self, arrays: np.ndarray) -> list[Prediction]:
         """Blocking: uint8 [N,28,28] → N predictions, batched with whoever else is waiting."""
+        if arrays.ndim != 3 or arrays.shape[1:] != (28, 28):
+            raise ValueError(f"expected uint8 [N,28,28], got {list(arrays.shape)}")  # never poison a batch
         if len(arrays) == 0:
             return []
         future: Future = Future()
