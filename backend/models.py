@@ -64,6 +64,7 @@ class Prediction(SQLModel, table=True):
     __table_args__ = (
         Index("ix_prediction_owner_created", "owner", "created_at"),
         Index("ix_prediction_owner_label", "owner", "label"),
+        Index("ix_prediction_owner_confidence", "owner", "confidence"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
