@@ -51,13 +51,15 @@ def adapt(
     steps: int = 800,
     lr: float = 0.02,
     views_per_photo: int = 3,
+    photo_batch: int = 64,
+    freeze_bn: bool = True,
     seed: int = 0,
 ) -> None:
     """Adapt a trained model to home photos (shared clothing-photos train split)."""
     from ml.adapt import AdaptConfig, adapt as run_adapt
 
-    run_adapt(AdaptConfig(base_run=base_run, out_dir=out_dir, steps=steps, lr=lr,
-                          views_per_photo=views_per_photo, seed=seed))
+    run_adapt(AdaptConfig(base_run=base_run, out_dir=out_dir, steps=steps, lr=lr, photo_batch=photo_batch,
+                          views_per_photo=views_per_photo, freeze_bn=freeze_bn, seed=seed))
 
 
 @app.command()

@@ -44,6 +44,7 @@ class AdaptConfig:
     lr: float = 0.02
     weight_decay: float = 5e-4
     outlier_weight: float = 0.5
+    freeze_bn: bool = True  # keep Fashion-MNIST's batch-norm statistics: photos must not shift them
     calibration_fraction: float = 0.2
     views_per_photo: int = 3
     seed: int = 0
@@ -134,6 +135,10 @@ def adapt(cfg: AdaptConfig) -> dict:
         return normalize(x, normalization).contiguous(memory_format=torch.channels_last)
 
     model.train()
+    if cfg.freeze_bn:
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.eval()  # use (and keep) the running statistics; the affine weights still learn
     started = time.perf_counter()
     bar = tqdm(range(cfg.steps), desc="adapting", mininterval=10)
     running = []
