@@ -23,6 +23,7 @@ def train(
     batch_size: int = 256,
     lr: float = 0.1,
     normalization: Annotated[str, typer.Option(help="dataset | imagenet_gray | none")] = "dataset",
+    erase_p: Annotated[float, typer.Option(help="Share of images given a random erased box.")] = 0.5,
     patience: Annotated[int, typer.Option(help="Stop after this many epochs without validation gain.")] = 8,
     seed: int = 0,
     threads: int = 2,
@@ -60,6 +61,20 @@ def adapt(
 
     run_adapt(AdaptConfig(base_run=base_run, out_dir=out_dir, steps=steps, lr=lr, photo_batch=photo_batch,
                           views_per_photo=views_per_photo, freeze_bn=freeze_bn, seed=seed))
+
+
+@app.command()
+def blend(
+    base_run: Annotated[str, typer.Argument(help="The Fashion-MNIST run.")],
+    adapted_run: Annotated[str, typer.Argument(help="Its photo-adapted run.")],
+    alpha: Annotated[float, typer.Option(help="0: base, 1: adapted.")] = 0.5,
+    out_dir: str = "runs/blended",
+) -> None:
+    """Interpolate base and adapted weights (WiSE-FT) to trade test accuracy for photo accuracy."""
+    from ml.adapt import blend as run_blend
+
+    run_blend(base_run, adapted_run, alpha, out_dir)
+    typer.echo(f"blended weights in {out_dir}")
 
 
 @app.command()

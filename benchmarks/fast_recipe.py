@@ -18,10 +18,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--width", type=int, default=24)
+    parser.add_argument("--erase-p", type=float, default=0.25, help="lighter regularisation for a short schedule")
     parser.add_argument("--out", default="runs/fast_recipe.json")
     args = parser.parse_args()
-    command = f"closetchat train --epochs {args.epochs} --width {args.width} --out-dir runs/fast"
-    result = train(TrainConfig(out_dir="runs/fast", epochs=args.epochs, width=args.width,
+    command = (f"closetchat train --epochs {args.epochs} --width {args.width} --erase-p {args.erase_p} "
+               f"--out-dir runs/fast")
+    result = train(TrainConfig(out_dir="runs/fast", epochs=args.epochs, width=args.width, erase_p=args.erase_p,
                                patience=args.epochs, command=command))
     summary = {"command": command, "epochs": args.epochs, "width": args.width,
                "parameters": result["parameters"], "train_seconds": result["train_seconds"],

@@ -177,3 +177,23 @@ def adapt(cfg: AdaptConfig) -> dict:
     (out / "result.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("val_accuracy", "test_accuracy")}), flush=True)
     return result
+
+
+def blend(base_run: str | Path, adapted_run: str | Path, alpha: float, out_dir: str | Path) -> dict:
+    """Weight-space ensembling (WiSE-FT, Wortsman et al. 2022): (1-alpha)·base + alpha·adapted.
+
+    Fine-tuning on photos trades Fashion-MNIST accuracy for photo accuracy; interpolating the
+    weights walks along that trade, and alpha is chosen on validation data (Fashion-MNIST
+    validation and the held-out calibration photos), never on the test sets.
+    """
+    base_run, adapted_run, out = Path(base_run), Path(adapted_run), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    base = torch.load(base_run / "model.pt", weights_only=True)
+    adapted = torch.load(adapted_run / "model.pt", weights_only=True)
+    mixed = {k: ((1 - alpha) * base[k].float() + alpha * adapted[k].float()).half()
+             if base[k].is_floating_point() else adapted[k] for k in base}
+    torch.save(mixed, out / "model.pt")
+    result = json.loads((adapted_run / "result.json").read_text())
+    result["adaptation"]["blend"] = {"alpha": alpha, "base_run": str(base_run), "adapted_run": str(adapted_run)}
+    (out / "result.json").write_text(json.dumps(result, indent=2))
+    return result
