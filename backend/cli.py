@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -29,12 +29,13 @@ def train(
     threads: int = 2,
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast (fast on AVX-512 BF16 CPUs).")] = True,
     train_limit: Annotated[int, typer.Option(help="Train on a seeded subset of this size (0: all).")] = 0,
-    dataset_dir: Annotated[Optional[str], typer.Option(help="IDX folder; default $FASHION_MNIST_DIR.")] = None,
+    dataset_dir: Annotated[str | None, typer.Option(help="IDX folder; default $FASHION_MNIST_DIR.")] = None,
     stop_after: Annotated[int, typer.Option(help="Pause after this many epochs (0: run to the end).")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue from OUT_DIR/last.pt.")] = False,
 ) -> None:
     """Train the classifier on Fashion-MNIST (54,000 train / 6,000 validation)."""
-    from ml.train import TrainConfig, train as run_training
+    from ml.train import TrainConfig
+    from ml.train import train as run_training
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in locals().items() if k in fields})
@@ -57,7 +58,8 @@ def adapt(
     seed: int = 0,
 ) -> None:
     """Adapt a trained model to home photos (shared clothing-photos train split)."""
-    from ml.adapt import AdaptConfig, adapt as run_adapt
+    from ml.adapt import AdaptConfig
+    from ml.adapt import adapt as run_adapt
 
     run_adapt(AdaptConfig(base_run=base_run, out_dir=out_dir, steps=steps, lr=lr, photo_batch=photo_batch,
                           views_per_photo=views_per_photo, freeze_bn=freeze_bn, seed=seed))
@@ -93,7 +95,7 @@ def serve(
 
 @app.command()
 def evaluate(
-    weights: Annotated[Optional[str], typer.Option(help="Folder with model.onnx/model.pt + model_card.json.")] = None,
+    weights: Annotated[str | None, typer.Option(help="Folder with model.onnx/model.pt + model_card.json.")] = None,
     runtime: Annotated[str, typer.Option(help="auto | onnx | torch")] = "auto",
     png: Annotated[str, typer.Option(help="Where to save the confusion matrix image.")] = "runs/confusion.png",
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
@@ -132,8 +134,8 @@ def export(
 @app.command()
 def predict(
     paths: Annotated[list[str], typer.Argument(help="Image files to classify.")],
-    url: Annotated[Optional[str], typer.Option(help="A running ClosetChat server; default: the local model.")] = None,
-    api_key: Annotated[Optional[str], typer.Option(envvar="CLOSETCHAT_API_KEY", help="Key for --url.")] = None,
+    url: Annotated[str | None, typer.Option(help="A running ClosetChat server; default: the local model.")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="CLOSETCHAT_API_KEY", help="Key for --url.")] = None,
 ) -> None:
     """Classify image files; one JSON line per file (errors included) on standard output."""
     import json
@@ -172,5 +174,5 @@ def predict(
         typer.echo(json.dumps({"path": path, "label": result.label, "index": result.index,
                                "confidence": round(result.confidence, 6), "unsure": result.unsure,
                                "probs": [round(p, 6) for p in result.probs],
-                               "top_k": [{"label": l, "score": round(s, 6)} for l, s in result.top_k],
+                               "top_k": [{"label": name, "score": round(s, 6)} for name, s in result.top_k],
                                "model_version": clf.version}))

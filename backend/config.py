@@ -6,11 +6,10 @@ from __future__ import annotations
 import secrets
 from functools import lru_cache
 from pathlib import Path
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from pydantic import field_validator
 from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):

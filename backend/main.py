@@ -17,8 +17,8 @@ from backend.config import Settings, get_settings
 from backend.db import make_engine
 from backend.errors import ClosetChatError
 from backend.identity import BrowserIdentity
-from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
 from backend.metrics import Metrics, MetricsMiddleware
+from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
 from backend.migrations import upgrade_to_head
 from backend.services.inference import InferenceEngine
 from backend.services.maintenance import sweep

@@ -38,7 +38,7 @@ class PredictionPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Prediction, k: int = 3) -> "PredictionPublic":
+    def of(cls, row: Prediction, k: int = 3) -> PredictionPublic:
         probs = row.probs
         order = sorted(range(len(probs)), key=lambda i: -probs[i])[:k]
         return cls(id=row.id, filename=row.filename, label=row.label, index=row.label_index,

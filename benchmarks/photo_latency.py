@@ -68,7 +68,7 @@ def main() -> None:
     results = {}
     for runtime in ("onnx", "torch"):
         clf = Classifier.load(runtime=runtime, threads=args.threads)
-        results[runtime] = median_ms(lambda: clf.predict([open_image(data)]), args.repeat)
+        results[runtime] = median_ms(lambda clf=clf: clf.predict([open_image(data)]), args.repeat)
     seed = median_ms(seed_pipeline, max(30, args.repeat // 5))
     with Image.open(io.BytesIO(data)) as img:
         size = img.size

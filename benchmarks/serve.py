@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -133,7 +133,7 @@ def seed_history(data_dir: Path, owner: str, n: int) -> None:
 
     engine = make_engine(Settings(data_dir=data_dir))
     labels = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with Session(engine) as session:
         upload = Upload(owner=owner, sha256="f" * 64, filename="seed.jpg", content_type="image/jpeg",
                         size_bytes=1, width=1, height=1)

@@ -27,7 +27,6 @@ from ml.augment import random_erase, random_hflip, random_translate
 from ml.labels import LABELS
 from ml.model import build_model
 from ml.normalization import normalize
-from ml.photo_eval import photo_arrays
 from ml.preprocess import open_image, to_fashion_mnist
 from ml.train import accuracy, save_checkpoint, seed_everything
 

@@ -30,7 +30,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     confidence, predicted = probs.max(axis=1), probs.argmax(axis=1)
     edges = np.linspace(0, 1, bins + 1)
     ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         chosen = (confidence > lo) & (confidence <= hi)
         if chosen.any():
             ece += chosen.mean() * abs((predicted[chosen] == labels[chosen]).mean() - confidence[chosen].mean())

@@ -43,7 +43,7 @@ class ModelCard:
     figures: dict = field(default_factory=dict)
 
     @classmethod
-    def read(cls, path: Path) -> "ModelCard":
+    def read(cls, path: Path) -> ModelCard:
         raw = json.loads(path.read_text())
         return cls(
             version=raw["version"],
@@ -102,7 +102,7 @@ class Classifier:
         self._lock = threading.Lock()  # the torch runtime shares one module between threads
 
     @classmethod
-    def load(cls, path: str | Path | None = None, runtime: str = "auto", threads: int = 1) -> "Classifier":
+    def load(cls, path: str | Path | None = None, runtime: str = "auto", threads: int = 1) -> Classifier:
         """Load weights from a folder holding model.pt/model.onnx and model_card.json."""
         folder = Path(path) if path else WEIGHTS_DIR
         card = ModelCard.read(folder / "model_card.json")

@@ -9,7 +9,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ml import data, photos

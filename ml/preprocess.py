@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import math
-from struct import error as struct_error
 from pathlib import Path
+from struct import error as struct_error
 from typing import BinaryIO
 
 import numpy as np

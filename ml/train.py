@@ -20,7 +20,7 @@ from ml import data
 from ml.augment import random_erase, random_hflip, random_translate
 from ml.labels import LABELS
 from ml.model import ARCHITECTURE, build_model, count_parameters
-from ml.normalization import NORMALIZATIONS, normalize
+from ml.normalization import normalize
 
 
 @dataclass

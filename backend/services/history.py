@@ -8,10 +8,10 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import delete as sa_delete
 from sqlalchemy import Integer, cast, func
+from sqlalchemy import delete as sa_delete
 from sqlmodel import Session, col, select
 
 from backend.config import Settings
@@ -41,7 +41,7 @@ class Filters:
     page: int = 1
     per_page: int = 50
 
-    def validate(self) -> "Filters":
+    def validate(self) -> Filters:
         if self.label and self.label not in LABELS:
             raise BadForm(f"unknown class “{self.label}”")
         if self.sort not in SORTS:
@@ -62,9 +62,9 @@ class Filters:
             clauses.append(col(Prediction.corrected_label).is_not(None) if self.corrected
                            else col(Prediction.corrected_label).is_(None))
         if self.date_from:
-            clauses.append(Prediction.created_at >= datetime.combine(self.date_from, time.min, timezone.utc))
+            clauses.append(Prediction.created_at >= datetime.combine(self.date_from, time.min, UTC))
         if self.date_to:
-            end = datetime.combine(self.date_to + timedelta(days=1), time.min, timezone.utc)
+            end = datetime.combine(self.date_to + timedelta(days=1), time.min, UTC)
             clauses.append(Prediction.created_at < end)
         return clauses
 
@@ -161,7 +161,7 @@ def _export_row(row: Prediction) -> dict:
            "label": row.label, "confidence": round(row.confidence, 6), "unsure": row.unsure,
            "corrected_label": row.corrected_label or "", "model_version": row.model_version,
            "conversation_id": row.conversation_id or ""}
-    out.update({f"p_{label}": p for label, p in zip(LABELS, row.probs)})
+    out.update({f"p_{label}": p for label, p in zip(LABELS, row.probs, strict=True)})
     return out
 
 

@@ -12,9 +12,9 @@ import hashlib
 import io
 import os
 import uuid
-from urllib.parse import parse_qsl
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
@@ -34,7 +34,7 @@ class IncomingFile:
     too_large: bool = False
     sha256: str = ""
     data: bytes | None = None  # the bytes themselves when read in memory (small single-file forms)
-    _hash: "hashlib._Hash" = field(default_factory=hashlib.sha256, repr=False)
+    _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
 
 @dataclass

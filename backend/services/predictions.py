@@ -86,7 +86,7 @@ def answer_files(
     good = [c for c in checked_or_errors if isinstance(c, uploads.CheckedImage)]
     results = iter(classify(good, engine))
     answers = []
-    for incoming, item in zip(files, checked_or_errors):
+    for incoming, item in zip(files, checked_or_errors, strict=True):
         name = uploads.clean_filename(incoming.filename)
         if isinstance(item, ClosetChatError):
             answers.append(Answer(filename=name, error=item))

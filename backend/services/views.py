@@ -25,7 +25,7 @@ class PredictionView:
     created_at: object
 
     @classmethod
-    def of(cls, row: Prediction, k: int = 3) -> "PredictionView":
+    def of(cls, row: Prediction, k: int = 3) -> PredictionView:
         probs = tuple(row.probs)
         order = sorted(range(len(probs)), key=lambda i: -probs[i])[:k]
         return cls(

@@ -4,7 +4,7 @@ import csv
 import io
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -16,7 +16,7 @@ HX = {"HX-Request": "true"}
 
 def _seed_rows(client, owner: str, n: int):
     """Insert n predictions directly (fast), spread over days and classes."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with Session(client.app.state.db) as s:
         upload = Upload(owner=owner, sha256="0" * 64, filename="x.png", content_type="image/png",
                         size_bytes=1, width=28, height=28)
@@ -47,7 +47,7 @@ def test_history_lists_filters_sorts_and_pages(client):
     assert "Predictions per class" in page.text and "<svg" in page.text
     assert "40 predictions" in client.get("/history", params={"label": "Bag"}).text
     assert "30 predictions" in client.get("/history", params={"unsure": "true"}).text
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     assert "24 predictions" in client.get("/history", params={"date_from": today, "date_to": today}).text
     assert client.get("/history", params={"date_from": "nonsense"}).status_code == 422
     partial = client.get("/history", params={"page": 3}, headers={**HX, "HX-Target": "history-body"})

@@ -11,7 +11,6 @@ from PIL import Image
 from sqlmodel import Session, select
 
 import ml  # noqa: F401  (registers the HEIF opener)
-
 from backend.models import Prediction, Upload
 from tests.conftest import csrf_of, jpeg_bytes
 
