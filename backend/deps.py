@@ -27,10 +27,6 @@ def get_engine(request: Request) -> InferenceEngine:
     return request.app.state.inference
 
 
-def browser_id(request: Request) -> str:
-    return request.state.browser_id
-
-
 def get_browser_owner(request: Request) -> str:
     return browser_owner(request.state.browser_id)
 

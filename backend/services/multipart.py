@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,10 +201,3 @@ async def _read_urlencoded(request: Request) -> IncomingForm:
         else:
             form.fields.setdefault(name, []).append(value)
     return form
-
-
-def remove_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
