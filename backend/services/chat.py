@@ -13,7 +13,7 @@ from backend.models import Conversation, Feedback, Message, Prediction, Upload, 
 from backend.services import assistant
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
-from backend.services.predictions import answer_files
+from backend.services.predictions import prepare_files, record
 from backend.services.views import PredictionView
 from ml import LABELS
 
@@ -123,9 +123,10 @@ def send(
     files: list[IncomingFile],
     settings: Settings,
     engine: InferenceEngine,
+    is_new: bool = False,
 ) -> SendResult:
     """A user's message: optional text, any number of photos. Stores what was accepted in one
-    transaction and returns the bubbles to append to the thread."""
+    short transaction (a new conversation included) and returns the bubbles for the thread."""
     result = SendResult()
     text = text.strip()
     if len(text) > settings.max_text_chars:
@@ -136,7 +137,11 @@ def send(
     if text:
         msg = Message(conversation_id=conversation.id, role="user", kind="text", text=text)
         new_rows.append((msg, Bubble(role="user", kind="text", text=text)))
-    answers = answer_files(session, owner, files, settings, engine, conversation.id)
+    prepared = prepare_files(files, settings, engine)  # the slow part, before any write
+    if is_new:
+        session.add(conversation)
+        session.flush()  # the rows below reference it
+    answers = record(session, owner, prepared, engine.classifier.version, conversation.id)
     for answer in answers:
         if answer.error is not None:
             result.errors.append(answer.error)

@@ -45,32 +45,57 @@ def classify(checked: list[uploads.CheckedImage], engine: InferenceEngine) -> li
     return engine.predict_arrays(np.stack([to_fashion_mnist(c.image) for c in checked]))
 
 
-def record(
-    session: Session,
-    owner: str,
-    checked: uploads.CheckedImage,
-    result: ModelPrediction,
-    model_version: str,
-    settings: Settings,
-    conversation_id: str | None = None,
-) -> tuple[Upload, Prediction]:
-    """Store the file and add its Upload and Prediction rows (the caller commits)."""
-    upload = uploads.store(session, owner, checked, settings)
-    row = Prediction(
-        owner=owner,
-        upload_id=upload.id,
-        conversation_id=conversation_id,
-        filename=upload.filename,
-        label=result.label,
-        label_index=result.index,
-        confidence=round(result.confidence, 6),
-        probs_json=json.dumps([round(p, 6) for p in result.probs]),
-        unsure=result.unsure,
-        model_version=model_version,
-    )
-    session.add(row)
-    session.flush()
-    return upload, row
+@dataclass
+class Prepared:
+    """One file after the work that needs no database: checked, classified, files in place."""
+
+    filename: str
+    checked: uploads.CheckedImage | None = None
+    result: ModelPrediction | None = None
+    error: ClosetChatError | None = None
+
+
+def prepare_files(files: list[IncomingFile], settings: Settings, engine: InferenceEngine) -> list[Prepared]:
+    """Check every file, classify the good ones in one batch and put their files in place."""
+    checked_or_errors = check_all(files, settings)
+    good = [c for c in checked_or_errors if isinstance(c, uploads.CheckedImage)]
+    results = iter(classify(good, engine))
+    prepared = []
+    for incoming, item in zip(files, checked_or_errors, strict=True):
+        name = uploads.clean_filename(incoming.filename)
+        if isinstance(item, ClosetChatError):
+            prepared.append(Prepared(filename=name, error=item))
+            continue
+        uploads.place_files(item, settings)
+        prepared.append(Prepared(filename=name, checked=item, result=next(results)))
+    return prepared
+
+
+def record(session: Session, owner: str, prepared: list[Prepared], model_version: str,
+           conversation_id: str | None = None) -> list[Answer]:
+    """Add the Upload and Prediction rows for prepared files (the caller commits)."""
+    answers = []
+    for item in prepared:
+        if item.error is not None:
+            answers.append(Answer(filename=item.filename, error=item.error))
+            continue
+        upload = uploads.add_row(session, owner, item.checked)
+        row = Prediction(
+            owner=owner,
+            upload_id=upload.id,
+            conversation_id=conversation_id,
+            filename=upload.filename,
+            label=item.result.label,
+            label_index=item.result.index,
+            confidence=round(item.result.confidence, 6),
+            probs_json=json.dumps([round(p, 6) for p in item.result.probs]),
+            unsure=item.result.unsure,
+            model_version=model_version,
+        )
+        session.add(row)
+        session.flush()
+        answers.append(Answer(filename=item.filename, upload=upload, prediction=row))
+    return answers
 
 
 def answer_files(
@@ -81,17 +106,6 @@ def answer_files(
     engine: InferenceEngine,
     conversation_id: str | None = None,
 ) -> list[Answer]:
-    """Check every file, classify the good ones in one batch, store them; errors stay per file."""
-    checked_or_errors = check_all(files, settings)
-    good = [c for c in checked_or_errors if isinstance(c, uploads.CheckedImage)]
-    results = iter(classify(good, engine))
-    answers = []
-    for incoming, item in zip(files, checked_or_errors, strict=True):
-        name = uploads.clean_filename(incoming.filename)
-        if isinstance(item, ClosetChatError):
-            answers.append(Answer(filename=name, error=item))
-            continue
-        upload, row = record(session, owner, item, next(results), engine.classifier.version, settings,
-                             conversation_id)
-        answers.append(Answer(filename=name, upload=upload, prediction=row))
-    return answers
+    """Check, classify and place every file, then add the rows; errors stay per file."""
+    return record(session, owner, prepare_files(files, settings, engine), engine.classifier.version,
+                  conversation_id)

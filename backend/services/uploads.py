@@ -117,12 +117,24 @@ def make_thumbnail(image: Image.Image, path: Path) -> None:
     _fsync_replace(tmp, path)
 
 
-def store(session: Session, owner: str, checked: CheckedImage, settings: Settings) -> Upload:
-    """Put the file and its thumbnail in place (files first, row second), add the Upload row.
+def place_files(checked: CheckedImage, settings: Settings) -> None:
+    """Put the file and its thumbnail in place, durably, before any database row points at them.
 
-    The caller commits; a crash before the commit leaves files with no row, which the
-    startup sweep removes.
+    Done outside the database transaction so a slow disk never holds SQLite's write lock; a
+    crash after this and before the commit leaves files with no row, which the start-up sweep
+    removes.
     """
+    sha256 = checked.incoming.sha256
+    target = _shard(settings.uploads_dir, sha256, "")
+    if target.exists():
+        checked.incoming.path.unlink(missing_ok=True)
+    else:
+        _fsync_replace(checked.incoming.path, target)
+    make_thumbnail(checked.image, _shard(settings.thumbs_dir, sha256, ".jpg"))
+
+
+def add_row(session: Session, owner: str, checked: CheckedImage) -> Upload:
+    """The Upload row for files already placed (the caller commits)."""
     incoming = checked.incoming
     upload = Upload(
         owner=owner,
@@ -133,12 +145,6 @@ def store(session: Session, owner: str, checked: CheckedImage, settings: Setting
         width=checked.width,
         height=checked.height,
     )
-    target = upload_path(settings, upload)
-    if target.exists():
-        incoming.path.unlink(missing_ok=True)
-    else:
-        _fsync_replace(incoming.path, target)
-    make_thumbnail(checked.image, thumb_path(settings, upload))
     session.add(upload)
     session.flush()  # no ORM relationships, so order the inserts by hand
     return upload

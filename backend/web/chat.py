@@ -47,14 +47,9 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
         text = form.first("text")
 
         def work():
-            conversation = (chat.get_conversation(session, owner, conversation_id) if conversation_id
-                            else None)
-            if conversation is None:
-                conversation_new = Conversation(owner=owner)
-                session.add(conversation_new)
-                session.flush()  # rows below reference it
-                conversation = conversation_new
-            result = chat.send(session, owner, conversation, text, files, settings, engine)
+            is_new = conversation_id is None
+            conversation = Conversation(owner=owner) if is_new else chat.get_conversation(session, owner, conversation_id)
+            result = chat.send(session, owner, conversation, text, files, settings, engine, is_new=is_new)
             if not result.stored:
                 session.rollback()
             return conversation, result
