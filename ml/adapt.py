@@ -28,7 +28,7 @@ from ml.labels import LABELS
 from ml.model import build_model
 from ml.normalization import normalize
 from ml.preprocess import open_image, to_fashion_mnist
-from ml.train import accuracy, save_checkpoint, seed_everything
+from ml.train import accuracy, save_checkpoint, seed_everything, sgd
 
 ADAPT_FOLDERS = ("t-shirt", "pants", "dress", "shoes", "outwear", "shirt", "hat")
 
@@ -114,10 +114,7 @@ def adapt(cfg: AdaptConfig) -> dict:
     photo_allowed = allowed_mask(fit_photos)[owners]
     print(f"{len(fit_photos)} photos ({len(photo_x)} views) to adapt on, {len(cal_photos)} held out", flush=True)
 
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    optimizer = torch.optim.SGD([{"params": decay, "weight_decay": cfg.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0}], lr=cfg.lr, momentum=0.9, nesterov=True)
+    optimizer = sgd(model, cfg.lr, cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.steps,
                                                     pct_start=0.1, anneal_strategy="cos")
     criterion = nn.CrossEntropyLoss(label_smoothing=0.1)

@@ -59,15 +59,16 @@ def to_input(images: np.ndarray | torch.Tensor, normalization: str) -> torch.Ten
     return normalize(x, normalization).contiguous(memory_format=torch.channels_last)
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
+def sgd(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.SGD:
+    """Nesterov SGD with weight decay on weights only (not on biases or batch-norm scales)."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    optimizer = torch.optim.SGD(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0}],
-        lr=cfg.lr,
-        momentum=0.9,
-        nesterov=True,
-    )
+    return torch.optim.SGD([{"params": decay, "weight_decay": weight_decay},
+                            {"params": no_decay, "weight_decay": 0}], lr=lr, momentum=0.9, nesterov=True)
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
+    optimizer = sgd(model, cfg.lr, cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
         max_lr=cfg.lr,
