@@ -3,6 +3,7 @@ tests). Every path the app writes derives from data_dir."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -67,16 +68,20 @@ class Settings(BaseSettings):
             folder.mkdir(parents=True, exist_ok=True)
 
     def resolved_secret(self) -> str:
+        """The signing secret; generated once into data_dir. Workers starting together race to
+        create it: os.link is atomic and refuses to overwrite, so all of them read the winner's."""
         if self.secret_key:
             return self.secret_key
         path = self.data_dir / "secret_key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
+            tmp = self.data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
             tmp.write_text(secrets.token_urlsafe(32))
             try:
-                tmp.rename(path) if not path.exists() else tmp.unlink()
+                os.link(tmp, path)
             except FileExistsError:
+                pass
+            finally:
                 tmp.unlink(missing_ok=True)
         return path.read_text().strip()
 

@@ -80,15 +80,13 @@ class InferenceEngine:
             for _, future in pending:
                 future.set_exception(exc)
             return
+        answers = [self.classifier.explain(p) for p in probs]
         offset = 0
         for arrays, future in pending:
-            chunk = probs[offset : offset + len(arrays)]
+            future.set_result(answers[offset : offset + len(arrays)])
             offset += len(arrays)
-            future.set_result([self.classifier.explain(p) for p in chunk])
         if self.metrics is not None:
             self.metrics.model_latency.observe(elapsed)
-            self.metrics.batch_size.observe(len(probs))
-            for p in probs:
-                index = int(p.argmax())
-                unsure = bool(p[index] < self.classifier.card.unsure_threshold)
-                self.metrics.predictions.labels(self.classifier.labels[index], str(unsure).lower()).inc()
+            self.metrics.batch_size.observe(len(answers))
+            for answer in answers:
+                self.metrics.predictions.labels(answer.label, str(answer.unsure).lower()).inc()

@@ -31,14 +31,6 @@ def _optional_date(value: str | None) -> date | None:
         raise BadForm(f"“{value}” is not a date (use YYYY-MM-DD)") from None
 
 
-def _filters(label, unsure, corrected, date_from, date_to, sort, page, per_page) -> history.Filters:
-    return history.Filters(
-        label=label or None, unsure=_optional_bool(unsure), corrected=_optional_bool(corrected),
-        date_from=_optional_date(date_from), date_to=_optional_date(date_to), sort=sort or "newest",
-        page=page, per_page=per_page,
-    ).validate()
-
-
 @dataclass
 class FilterQuery:
     """The query string the page, its filters form and its exports share (raw, as typed)."""
@@ -51,8 +43,11 @@ class FilterQuery:
     sort: str = "newest"
 
     def filters(self, page: int = 1, per_page: int = 1) -> history.Filters:
-        return _filters(self.label, self.unsure, self.corrected, self.date_from, self.date_to, self.sort,
-                        page, per_page)
+        return history.Filters(
+            label=self.label or None, unsure=_optional_bool(self.unsure), corrected=_optional_bool(self.corrected),
+            date_from=_optional_date(self.date_from), date_to=_optional_date(self.date_to),
+            sort=self.sort or "newest", page=page, per_page=per_page,
+        ).validate()
 
 
 Query_ = Annotated[FilterQuery, Depends()]
