@@ -32,6 +32,7 @@ def train(
     dataset_dir: Annotated[str | None, typer.Option(help="IDX folder; default $FASHION_MNIST_DIR.")] = None,
     stop_after: Annotated[int, typer.Option(help="Pause after this many epochs (0: run to the end).")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue from OUT_DIR/last.pt.")] = False,
+    init_from: Annotated[str | None, typer.Option(help="Warm restart: start from a run's best.pt.")] = None,
 ) -> None:
     """Train the classifier on Fashion-MNIST (54,000 train / 6,000 validation)."""
     from ml.train import TrainConfig

@@ -3,58 +3,70 @@
 Fashion-MNIST garments sit alone on a plain background; home photos do not. The border of a
 photo is mostly background, so we learn its colours (a few k-means clusters of border pixels),
 mark pixels far from all of them as garment, keep the largest blob near the centre and fill
-its holes. Everything runs on the ≤112 px working image in numpy/scipy: well under a
+its holes. Everything runs on the ≤112 px working image in numpy and OpenCV: about a
 millisecond, so photos stay fast. When the mask is implausible we return None and the caller
 falls back to the dataset's corner-colour trim.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import cv2
 import numpy as np
-from scipy import ndimage
 
 BORDER = 3  # pixels of frame sampled as background
 CLUSTERS = 4
 MIN_AREA, MAX_AREA = 0.04, 0.92  # of the image; outside this the mask is not trusted
+CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))  # 4-connected, like scipy.ndimage's default
+OUTSIDE_IS_BACKGROUND = {"borderType": cv2.BORDER_CONSTANT, "borderValue": 0}
 
 
 def _border_pixels(rgb: np.ndarray) -> np.ndarray:
+    """The frame's pixels, channel-planar float32 [3, N]."""
     b = BORDER
-    return np.concatenate([rgb[:b].reshape(-1, 3), rgb[-b:].reshape(-1, 3),
-                           rgb[b:-b, :b].reshape(-1, 3), rgb[b:-b, -b:].reshape(-1, 3)])
+    frame = np.concatenate([rgb[:b].reshape(-1, 3), rgb[-b:].reshape(-1, 3),
+                            rgb[b:-b, :b].reshape(-1, 3), rgb[b:-b, -b:].reshape(-1, 3)])
+    return np.ascontiguousarray(frame.T, dtype=np.float32)
 
 
-def _sq_dist(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Squared distances [N, k] without a [N, k, 3] temporary: |p|² - 2p·c + |c|²."""
-    d = (points * points).sum(1)[:, None] - 2.0 * points @ centres.T + (centres * centres).sum(1)[None]
+def _sq_dist(planar: np.ndarray, sq: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Squared distances [k, N] as |p|² - 2c·p + |c|², points channel-planar [3, N] with |p|² given.
+
+    Planar layout on purpose: reductions over the long axis are ~20× faster in numpy than over a
+    3- or 4-long trailing one, and this runs on every photo.
+    """
+    d = sq[None] - 2.0 * (centres @ planar) + (centres * centres).sum(1)[:, None]
     return np.maximum(d, 0.0)
 
 
-def _kmeans(points: np.ndarray, k: int, iterations: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """Centres [k,3] and each point's cluster; deterministic start spread along brightness."""
-    order = np.argsort(points.sum(axis=1))
-    centres = points[order[np.linspace(0, len(points) - 1, k).astype(int)]].copy()
+def _kmeans(planar: np.ndarray, k: int, iterations: int = 5):
+    """Centres [k,3], each point's cluster and squared distance to it; deterministic start spread
+    along brightness."""
+    sq = (planar * planar).sum(0)
+    order = np.argsort(planar.sum(0))
+    centres = planar[:, order[np.linspace(0, planar.shape[1] - 1, k).astype(int)]].T.copy()
+    one_hot = np.eye(k, dtype=np.float32)
     for _ in range(iterations):
-        nearest = _sq_dist(points, centres).argmin(1)
-        counts = np.bincount(nearest, minlength=k).astype(np.float32)
-        sums = np.stack([np.bincount(nearest, weights=points[:, c], minlength=k) for c in range(3)], 1)
+        members = one_hot[:, _sq_dist(planar, sq, centres).argmin(0)]  # [k, N]
+        counts = members.sum(1)
         filled = counts > 0
-        centres[filled] = (sums[filled] / counts[filled, None]).astype(np.float32)
-    return centres, _sq_dist(points, centres).argmin(1)
+        centres[filled] = (members @ planar.T)[filled] / counts[filled, None]
+    d = _sq_dist(planar, sq, centres)
+    nearest = d.argmin(0)
+    return centres, nearest, d[nearest, np.arange(len(nearest))]
 
 
 def background_distance(rgb: np.ndarray) -> np.ndarray:
     """Per pixel: distance to the nearest border-colour cluster, in units of that cluster's spread."""
     h, w, _ = rgb.shape
-    pixels = rgb.astype(np.float32)
-    border = _border_pixels(pixels)
-    centres, nearest = _kmeans(border, CLUSTERS)
-    own = ((border - centres[nearest]) ** 2).sum(1)
-    counts = np.bincount(nearest, minlength=len(centres))
-    spread2 = np.bincount(nearest, weights=own, minlength=len(centres)) / np.maximum(counts, 1)
+    centres, nearest, own = _kmeans(_border_pixels(rgb), CLUSTERS)
+    counts = np.bincount(nearest, minlength=CLUSTERS)
+    spread2 = np.bincount(nearest, weights=own, minlength=CLUSTERS) / np.maximum(counts, 1)
     spread2 = np.maximum(spread2, 36.0).astype(np.float32)  # flat backgrounds: sensor noise is not a garment
-    d2 = _sq_dist(pixels.reshape(-1, 3), centres) / spread2[None]
-    return np.sqrt(d2.min(axis=1)).reshape(h, w)
+    planar = np.ascontiguousarray(rgb.reshape(-1, 3).T, dtype=np.float32)
+    d2 = _sq_dist(planar, (planar * planar).sum(0), centres) / spread2[:, None]
+    return np.sqrt(d2.min(0)).reshape(h, w)
 
 
 def _otsu(values: np.ndarray) -> float:
@@ -67,6 +79,20 @@ def _otsu(values: np.ndarray) -> float:
     return float(centres[np.argmax(between)])
 
 
+@lru_cache(maxsize=64)
+def _centrality(h: int, w: int) -> np.ndarray:
+    """1 at the centre of the frame, falling off towards the edges (flattened)."""
+    ys, xs = np.mgrid[0:h, 0:w]
+    return (1.0 - (np.abs(ys / h - 0.5) + np.abs(xs / w - 0.5))).ravel()
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Everything not reachable from outside the frame through background (4-connected)."""
+    outside = np.pad(1 - mask, 1, constant_values=1)
+    cv2.floodFill(outside, None, (0, 0), 2, flags=4)
+    return outside[1:-1, 1:-1] != 2
+
+
 def garment_mask(rgb: np.ndarray) -> np.ndarray | None:
     """Boolean mask of the garment in an RGB uint8 array, or None when not found plausibly."""
     h, w, _ = rgb.shape
@@ -74,18 +100,16 @@ def garment_mask(rgb: np.ndarray) -> np.ndarray | None:
         return None
     distance = background_distance(rgb)
     threshold = max(_otsu(distance), 2.5)
-    mask = distance > threshold
-    mask = ndimage.binary_opening(mask, iterations=1)
-    mask = ndimage.binary_closing(mask, iterations=2)
-    labels, count = ndimage.label(mask)
-    if count == 0:
+    mask = (distance > threshold).astype(np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, CROSS, **OUTSIDE_IS_BACKGROUND)  # specks off
+    mask = cv2.erode(cv2.dilate(mask, CROSS, iterations=2, **OUTSIDE_IS_BACKGROUND),
+                     CROSS, iterations=2, **OUTSIDE_IS_BACKGROUND)  # small gaps closed
+    count, labels = cv2.connectedComponents(mask, connectivity=4)
+    if count <= 1:
         return None
     # the garment: the largest blob, weighted towards the centre of the frame
-    ys, xs = np.mgrid[0:h, 0:w]
-    centrality = 1.0 - (np.abs(ys / h - 0.5) + np.abs(xs / w - 0.5))
-    scores = ndimage.sum(centrality, labels, index=np.arange(1, count + 1))
-    mask = labels == (int(np.argmax(scores)) + 1)
-    mask = ndimage.binary_fill_holes(mask)
+    scores = np.bincount(labels.ravel(), weights=_centrality(h, w), minlength=count)[1:]
+    mask = _fill_holes((labels == int(np.argmax(scores)) + 1).astype(np.uint8))
     area = mask.mean()
     if not MIN_AREA <= area <= MAX_AREA:
         return None

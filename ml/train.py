@@ -42,6 +42,7 @@ class TrainConfig:
     bf16: bool = True
     train_limit: int = 0  # 0: all 54,000 training images; else a seeded subset (smoke tests)
     stop_after: int = 0  # stop this invocation after N epochs (continue later with resume)
+    init_from: str | None = None  # start from these weights (a warm restart) instead of random ones
     dataset_dir: str | None = None
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
@@ -149,6 +150,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         train_split = data.Split(train_split.images[keep], train_split.labels[keep])
 
     model = build_model(cfg.width).to(memory_format=torch.channels_last)
+    if cfg.init_from:
+        model.load_state_dict(torch.load(cfg.init_from, weights_only=True)["model"])
+        print(f"starting from the weights in {cfg.init_from}", flush=True)
     steps = len(train_split) // cfg.batch_size
     optimizer, scheduler = make_optimizer(model, cfg, steps)
     history, best_acc, best_epoch, start_epoch, elapsed = [], -1.0, 0, 0, 0.0
