@@ -63,7 +63,7 @@ class Message(SQLModel, table=True):
 class Prediction(SQLModel, table=True):
     __table_args__ = (
         Index("ix_prediction_owner_created", "owner", "created_at"),
-        Index("ix_prediction_owner_label", "owner", "label"),
+        Index("ix_prediction_owner_label_confidence", "owner", "label", "confidence"),  # covers the charts
         Index("ix_prediction_owner_confidence", "owner", "confidence"),
     )
 

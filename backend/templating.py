@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 
 from ml import LABELS
 
@@ -19,6 +21,21 @@ _examples_manifest = STATIC_DIR / "examples" / "examples.json"
 templates.env.globals["examples"] = (
     json.loads(_examples_manifest.read_text()) if _examples_manifest.exists() else []
 )
+
+
+@lru_cache(maxsize=128)
+def correction_options(label: str, corrected: str | None) -> Markup:
+    """The <option>s of a history row's correction menu: made once per (label, correction) pair
+    instead of a ten-step template loop on each of fifty rows per page."""
+    first = f'<option value="{escape(label)}">{"—" if not corrected else escape(label)}</option>'
+    rest = "".join(
+        f'<option value="{escape(other)}"{" selected" if other == corrected else ""}>{escape(other)}</option>'
+        for other in LABELS if other != label
+    )
+    return Markup(first + rest)
+
+
+templates.env.globals["correction_options"] = correction_options
 
 
 def percent(value: float) -> str:

@@ -81,10 +81,12 @@ class Page:
         return max(1, -(-self.total // self.per_page))
 
 
-def search(session: Session, owner: str, filters: Filters) -> Page:
+def search(session: Session, owner: str, filters: Filters, total: int | None = None) -> Page:
+    """One page of rows; pass total when it is already known (from summary) to skip the count."""
     filters.validate()
     where = filters.where(owner)
-    total = session.exec(select(func.count()).select_from(Prediction).where(*where)).one()
+    if total is None:
+        total = session.exec(select(func.count()).select_from(Prediction).where(*where)).one()
     rows = session.exec(
         select(Prediction).where(*where).order_by(SORTS[filters.sort], col(Prediction.id))
         .offset((filters.page - 1) * filters.per_page).limit(filters.per_page)
@@ -131,25 +133,29 @@ def delete(session: Session, owner: str, ids: list[str], settings: Settings) -> 
     return len(rows)
 
 
-def class_counts(session: Session, owner: str, filters: Filters) -> dict[str, int]:
-    rows = session.exec(
-        select(Prediction.label, func.count()).where(*filters.where(owner)).group_by(Prediction.label)
-    ).all()
-    counts = dict.fromkeys(LABELS, 0)
-    counts.update({label: int(n) for label, n in rows})
-    return counts
+@dataclass
+class Summary:
+    """What the charts show for a filtered history: the total, per class, per tenth of confidence."""
+
+    total: int
+    class_counts: dict[str, int]
+    confidence_bins: list[int]
 
 
-def confidence_histogram(session: Session, owner: str, filters: Filters) -> list[int]:
-    """Counts per tenth of confidence, computed in the database (an index scan, no row reads)."""
+def summary(session: Session, owner: str, filters: Filters) -> Summary:
+    """One grouped query (label × confidence tenth) read from the (owner, label, confidence)
+    index, folded into both charts and the total."""
     scaled = Prediction.confidence * CONFIDENCE_BINS
     # SQLite truncates a cast to integer; PostgreSQL rounds it, so floor there
     bucket = cast(scaled, Integer) if session.get_bind().dialect.name == "sqlite" else func.floor(scaled)
-    rows = session.exec(select(bucket, func.count()).where(*filters.where(owner)).group_by(bucket)).all()
-    bins = [0] * CONFIDENCE_BINS
-    for b, n in rows:
+    rows = session.exec(
+        select(Prediction.label, bucket, func.count()).where(*filters.where(owner)).group_by(Prediction.label, bucket)
+    ).all()
+    counts, bins = dict.fromkeys(LABELS, 0), [0] * CONFIDENCE_BINS
+    for label, b, n in rows:
+        counts[label] = counts.get(label, 0) + int(n)
         bins[min(max(int(b), 0), CONFIDENCE_BINS - 1)] += int(n)
-    return bins
+    return Summary(sum(bins), counts, bins)
 
 
 EXPORT_FIELDS = ["id", "created_at", "filename", "label", "confidence", "unsure", "corrected_label",

@@ -56,14 +56,15 @@ Query_ = Annotated[FilterQuery, Depends()]
 @router.get("")
 def history_page(request: Request, session: SessionDep, owner: BrowserOwner, settings: SettingsDep,
                  q: Query_, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1):
-    filters = q.filters(page, settings.history_page_size)
-    result = history.search(session, owner, filters)
+    filters = q.filters(page, settings.history_page_size).validate()
+    charts = history.summary(session, owner, filters)
+    result = history.search(session, owner, filters, total=charts.total)
     context = {
         "page": result, "rows": [PredictionView.of(r) for r in result.items], "filters": filters,
         "query": request.url.query,
         "raw": {k: v or "" for k, v in asdict(q).items()} | {"sort": q.sort},
-        "class_counts": history.class_counts(session, owner, filters),
-        "confidence_bins": history.confidence_histogram(session, owner, filters),
+        "class_counts": charts.class_counts,
+        "confidence_bins": charts.confidence_bins,
     }
     if is_htmx(request) and request.headers.get("hx-target") == "history-body":
         return render(request, "partials/history_body.html", context)

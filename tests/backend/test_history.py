@@ -57,6 +57,18 @@ def test_history_lists_filters_sorts_and_pages(client):
     assert "95%" in top.split("<tbody>")[1][:3000]
 
 
+def test_history_charts_count_the_filtered_rows(client):
+    owner = _owner(client)
+    _seed_rows(client, owner, 120)  # classes cycle T-shirt/Trouser/Bag; confidence 0.05 … 0.95 by tens
+    page = client.get("/history").text
+    assert "Predictions per class: T-shirt/top 40, Trouser 40, Pullover 0," in page
+    assert "Confidence histogram: 0–10% 12, 10–20% 12," in page and "90–100% 12" in page
+    bags = client.get("/history", params={"label": "Bag"}).text
+    assert "Trouser 0," in bags and "Bag 40," in bags
+    # Bag rows are i = 2, 5, 8, ...: confidence tenths 2, 5, 8, 1, 4, 7, 0, 3, 6, 9: four each
+    assert "0–10% 4, 10–20% 4," in bags
+
+
 def test_correct_in_place_and_delete_selected(client, fashion_test):
     token = csrf_of(client)
     for i in range(3):

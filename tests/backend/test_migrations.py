@@ -17,7 +17,7 @@ def test_upgrade_to_head_and_downgrade_to_base(settings):
     tables = set(inspect(engine).get_table_names())
     assert set(SQLModel.metadata.tables) <= tables
     indexes = {i["name"] for i in inspect(engine).get_indexes("prediction")}
-    assert {"ix_prediction_owner_created", "ix_prediction_owner_label"} <= indexes
+    assert {"ix_prediction_owner_created", "ix_prediction_owner_label_confidence"} <= indexes
     command.downgrade(cfg, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
