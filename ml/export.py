@@ -64,8 +64,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, extra: dict | None = No
         "temperature": 1.0,
         "unsure_threshold": 0.0,
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "training": {k: result[k] for k in ("epochs_run", "best_epoch", "train_seconds", "train_images",
-                                              "config", "machine", "history")},
+        "training": {**{k: result[k] for k in ("epochs_run", "best_epoch", "train_seconds", "train_images",
+                                                 "config", "machine", "history")},
+                     **_warm_start(result)},
         **({"adaptation": {k: v for k, v in result["adaptation"].items() if k != "calibration_photos"},
             "base_run": result["base_run"]} if "adaptation" in result else {}),
         "data_sha256": result["data_sha256"],
@@ -119,6 +120,35 @@ def export_run(run_dir: str | Path, out_dir: str | Path, extra: dict | None = No
     return card
 
 
+def _warm_start(result: dict) -> dict:
+    """When the run started from another run's weights, that run's epochs and minutes, so the card
+    counts the whole training, not only the last leg."""
+    init_from = result.get("config", {}).get("init_from")
+    if not init_from:
+        return {}
+    earlier = Path(init_from).parent / "result.json"
+    if not earlier.exists():
+        return {"warm_start": {"from": init_from}}
+    before = json.loads(earlier.read_text())
+    return {"warm_start": {"from": init_from, "epochs_run": before["epochs_run"],
+                           "train_seconds": before["train_seconds"], "val_accuracy": before["val_accuracy"],
+                           "test_accuracy": before["test_accuracy"],
+                           "command": before.get("config", {}).get("command", "")}}
+
+
+def _training_line(t: dict) -> str:
+    line = (f"- Training: {t['epochs_run']} epochs (best {t['best_epoch']}), {t['train_seconds'] / 60:.1f} min "
+            f"on {t['machine']}, {t['train_images']:,} training images.")
+    w = t.get("warm_start")
+    if w and "epochs_run" in w:
+        line = (f"- Training: {w['epochs_run']} epochs from scratch ({w['train_seconds'] / 60:.0f} min, "
+                f"`{w['command']}`; test {w['test_accuracy'] * 100:.2f}%), then a warm restart of "
+                f"{t['epochs_run']} epochs with a new one-cycle schedule ({t['train_seconds'] / 60:.0f} min) on "
+                f"{t['machine']}, {t['train_images']:,} training images: "
+                f"{(w['train_seconds'] + t['train_seconds']) / 60:.0f} min in all.")
+    return line
+
+
 def render_card_markdown(card: dict) -> str:
     t = card["training"]
     lines = [
@@ -127,8 +157,7 @@ def render_card_markdown(card: dict) -> str:
         f"- Architecture: {card['architecture']} (residual CNN for 28×28, width {card['width']}), "
         f"{card['parameters']:,} parameters. See `ml/model.py` for why this shape.",
         f"- Input normalisation: `{card['normalization']}`; test-time flip averaging: {card['tta']}.",
-        f"- Training: {t['epochs_run']} epochs (best {t['best_epoch']}), {t['train_seconds'] / 60:.1f} min "
-        f"on {t['machine']}, {t['train_images']:,} training images.",
+        _training_line(t),
         f"- Command: `{t['config']['command']}`",
         f"- **Test accuracy: {card['test_accuracy'] * 100:.2f}%** on the 10,000 Fashion-MNIST test images "
         f"(seed system: 94.36%).",
@@ -153,8 +182,8 @@ def render_card_markdown(card: dict) -> str:
     if "adaptation" in card:
         a, b = card["adaptation"], card["base_run"]
         lines += ["", "## Adaptation to home photos",
-                  f"- Base model (Fashion-MNIST only): {b['test_accuracy'] * 100:.2f}% test accuracy after "
-                  f"{b['epochs_run']} epochs ({b['train_seconds'] / 60:.0f} min).",
+                  f"- Base model (Fashion-MNIST only, the training above): {b['test_accuracy'] * 100:.2f}% test "
+                  f"accuracy, {b['val_accuracy'] * 100:.2f}% validation.",
                   f"- Then {a['steps']} steps mixing Fashion-MNIST batches with {a['photos']} train-split photos "
                   f"({a['views']} views; allowed-label sets; hats towards uniform), {a['seconds'] / 60:.1f} min."]
         if "blend" in a:
