@@ -56,6 +56,7 @@ def adapt(
     views_per_photo: int = 3,
     photo_batch: int = 64,
     freeze_bn: bool = True,
+    outlier_weight: Annotated[float, typer.Option(help="Weight of the hats-towards-uniform loss.")] = 0.5,
     seed: int = 0,
 ) -> None:
     """Adapt a trained model to home photos (shared clothing-photos train split)."""
@@ -63,7 +64,8 @@ def adapt(
     from ml.adapt import adapt as run_adapt
 
     run_adapt(AdaptConfig(base_run=base_run, out_dir=out_dir, steps=steps, lr=lr, photo_batch=photo_batch,
-                          views_per_photo=views_per_photo, freeze_bn=freeze_bn, seed=seed))
+                          views_per_photo=views_per_photo, freeze_bn=freeze_bn, outlier_weight=outlier_weight,
+                          seed=seed))
 
 
 @app.command()
