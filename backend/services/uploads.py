@@ -16,7 +16,7 @@ from backend.config import Settings
 from backend.errors import BrokenImage, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
 from backend.models import Upload
 from backend.services.multipart import IncomingFile
-from ml import UnreadableImage, flatten_to_rgb, open_image
+from ml import WORK_SIZE, UnreadableImage, flatten_to_rgb, open_image
 
 THUMB_SIZE = 320
 # formats we serve back as themselves; anything else is kept but served as its JPEG thumbnail
@@ -35,6 +35,16 @@ class CheckedImage:
     @property
     def content_type(self) -> str:
         return SAFE_TYPES.get(self.format, "image/" + self.format.lower())
+
+
+def model_view(checked: CheckedImage) -> Image.Image:
+    """The decode the model sees: JPEGs again at the model's working size, as `/fashion-mnist` and
+    `ml.Classifier` decode them, so one photo gets the same answer on every route (the chat's own
+    decode is at thumbnail size, and JPEG draft scaling changes the pixels slightly)."""
+    if checked.format not in ("JPEG", "MPO"):
+        return checked.image  # no draft scaling: the same pixels at any size
+    source = checked.incoming.data if checked.incoming.data is not None else checked.incoming.path
+    return open_image(source, draft_size=WORK_SIZE)
 
 
 def clean_filename(name: str) -> str:

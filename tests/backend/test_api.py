@@ -139,3 +139,16 @@ def test_api_docs_page_uses_only_our_own_assets(client):
     assert page.status_code == 200 and "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
     assert "cdn." not in page.text
     assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_one_photo_gets_the_same_answer_on_every_route(client, classifier):
+    """The seed endpoint decodes at the model's size, the API and chat also keep a thumbnail:
+    the model must still see the same pixels, so the probabilities agree to the last digit."""
+    photo = jpeg_bytes(size=(1200, 1600), colour=(150, 40, 40), background=(230, 225, 210))
+    seed = client.post("/fashion-mnist", files={"file": ("p.jpg", photo, "image/jpeg")}).json()["probs"]
+    api = client.post("/api/v1/predictions", files=_files(("p.jpg", photo, "image/jpeg"))).json()["results"][0]
+    from ml import open_image
+
+    local = classifier.predict([open_image(photo)])[0].probs
+    for route in (api["probs"], seed):
+        assert max(abs(a - b) for a, b in zip(route, local, strict=True)) < 1e-6  # the API rounds to 6 places
