@@ -58,5 +58,5 @@ def test_shipped_model_meets_its_photo_figure(photos_available, classifier: Clas
     subset = photos.list_photos("validation")[:: card["every"]]
     probs = classifier.predict_arrays(photo_arrays(subset))
     score = score_photos(subset, probs, classifier.card.unsure_threshold)
-    assert score.accuracy >= card["accuracy"] - 1e-9
-    assert abs(score.unsure_hat - card["unsure_hat"]) < 1e-9
+    assert score.accuracy >= card["accuracy"] - 5e-5  # the card rounds to 4 places
+    assert abs(score.unsure_hat - card["unsure_hat"]) < 5e-5
