@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
+from contextlib import nullcontext
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -26,8 +29,23 @@ def make_engine(settings: Settings) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        _SQLITE_WRITERS[engine] = threading.Lock()
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def writer_turn(session: Session):
+    """Hold this around a write transaction (first INSERT to commit).
+
+    SQLite admits one writer at a time, and a writer that finds it taken polls with sleeps of up to
+    100 ms, with no queue: with sixteen requests writing at once an unlucky one waited about a second
+    (chat send p99 1,020 ms). A lock per engine queues this process's writers instead; they wake as
+    soon as the previous one commits. PostgreSQL locks rows, not the file: it needs nothing.
+    """
+    return _SQLITE_WRITERS.get(session.get_bind(), nullcontext())
 
 
 def session_scope(engine: Engine) -> Iterator[Session]:

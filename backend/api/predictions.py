@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from backend.db import writer_turn
 from backend.deps import ApiOwner, EngineDep, SessionDep, SettingsDep
 from backend.errors import BadForm
 from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
 from backend.services import chat, history, uploads
 from backend.services.multipart import read_form
-from backend.services.predictions import answer_files
+from backend.services.predictions import prepare_files, record
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
@@ -56,11 +57,13 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
             raise BadForm("send one or more images in the multipart field “files”")
 
         def work():
-            answers = answer_files(session, owner, files, settings, engine)
-            if any(a.prediction for a in answers):
-                session.commit()
-            else:
-                session.rollback()
+            prepared = prepare_files(files, settings, engine)  # the slow part, before any write
+            with writer_turn(session):
+                answers = record(session, owner, prepared, engine.classifier.version)
+                if any(a.prediction for a in answers):
+                    session.commit()
+                else:
+                    session.rollback()
             return answers
 
         answers = await run_in_threadpool(work)

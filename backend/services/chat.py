@@ -8,6 +8,7 @@ from sqlalchemy import delete as sa_delete
 from sqlmodel import Session, col, select
 
 from backend.config import Settings
+from backend.db import writer_turn
 from backend.errors import BadForm, ClosetChatError, NotFound
 from backend.models import Conversation, Feedback, Message, Prediction, Upload, utcnow
 from backend.services import assistant
@@ -138,43 +139,45 @@ def send(
         msg = Message(conversation_id=conversation.id, role="user", kind="text", text=text)
         new_rows.append((msg, Bubble(role="user", kind="text", text=text)))
     prepared = prepare_files(files, settings, engine)  # the slow part, before any write
-    if is_new:
+    with writer_turn(session):  # first INSERT to commit: one writer at a time (SQLite)
+        if is_new:
+            session.add(conversation)
+            session.flush()  # the rows below reference it
+        answers = record(session, owner, prepared, engine.classifier.version, conversation.id)
+        for answer in answers:
+            if answer.error is not None:
+                result.errors.append(answer.error)
+                result.bubbles.append(Bubble(role="assistant", kind="error", text=answer.error.message))
+                continue
+            view = PredictionView.of(answer.prediction)
+            user = Message(conversation_id=conversation.id, role="user", kind="image", upload_id=answer.upload.id)
+            reply = Message(conversation_id=conversation.id, role="assistant", kind="prediction",
+                            prediction_id=answer.prediction.id)
+            new_rows.append((user, Bubble(role="user", kind="image", upload=answer.upload)))
+            new_rows.append((reply, Bubble(role="assistant", kind="prediction", prediction=view)))
+            result.stored += 1
+        if text:
+            latest = next((b.prediction for _, b in reversed(new_rows) if b.prediction), None)
+            answer_text = assistant.reply(text, latest or last_prediction(session, conversation))
+            new_rows.append((Message(conversation_id=conversation.id, role="assistant", kind="text", text=answer_text),
+                             Bubble(role="assistant", kind="text", text=answer_text)))
+            result.stored += 1
+        if not new_rows:
+            session.rollback()  # a new conversation's row, flushed above, goes too
+            return result
+        stored_answers = [a for a in answers if a.prediction]
+        if stored_answers:
+            first = stored_answers[0].prediction.label
+            more = f" and {len(stored_answers) - 1} more" if len(stored_answers) > 1 else ""
+            _auto_title(conversation, first + more)
+        else:
+            _auto_title(conversation, text)
+        conversation.updated_at = utcnow()
         session.add(conversation)
-        session.flush()  # the rows below reference it
-    answers = record(session, owner, prepared, engine.classifier.version, conversation.id)
-    for answer in answers:
-        if answer.error is not None:
-            result.errors.append(answer.error)
-            result.bubbles.append(Bubble(role="assistant", kind="error", text=answer.error.message))
-            continue
-        view = PredictionView.of(answer.prediction)
-        user = Message(conversation_id=conversation.id, role="user", kind="image", upload_id=answer.upload.id)
-        reply = Message(conversation_id=conversation.id, role="assistant", kind="prediction",
-                        prediction_id=answer.prediction.id)
-        new_rows.append((user, Bubble(role="user", kind="image", upload=answer.upload)))
-        new_rows.append((reply, Bubble(role="assistant", kind="prediction", prediction=view)))
-        result.stored += 1
-    if text:
-        latest = next((b.prediction for _, b in reversed(new_rows) if b.prediction), None)
-        answer_text = assistant.reply(text, latest or last_prediction(session, conversation))
-        new_rows.append((Message(conversation_id=conversation.id, role="assistant", kind="text", text=answer_text),
-                         Bubble(role="assistant", kind="text", text=answer_text)))
-        result.stored += 1
-    if not new_rows:
-        return result
-    stored_answers = [a for a in answers if a.prediction]
-    if stored_answers:
-        first = stored_answers[0].prediction.label
-        more = f" and {len(stored_answers) - 1} more" if len(stored_answers) > 1 else ""
-        _auto_title(conversation, first + more)
-    else:
-        _auto_title(conversation, text)
-    conversation.updated_at = utcnow()
-    session.add(conversation)
-    session.flush()  # uploads and predictions exist before messages point at them
-    for msg, _ in new_rows:
-        session.add(msg)
-    session.commit()
+        session.flush()  # uploads and predictions exist before messages point at them
+        for msg, _ in new_rows:
+            session.add(msg)
+        session.commit()
     for msg, bubble in new_rows:
         bubble.id, bubble.created_at = msg.id, msg.created_at
     result.bubbles = [b for _, b in new_rows] + [b for b in result.bubbles if b.kind == "error"]

@@ -96,16 +96,3 @@ def record(session: Session, owner: str, prepared: list[Prepared], model_version
         session.flush()
         answers.append(Answer(filename=item.filename, upload=upload, prediction=row))
     return answers
-
-
-def answer_files(
-    session: Session,
-    owner: str,
-    files: list[IncomingFile],
-    settings: Settings,
-    engine: InferenceEngine,
-    conversation_id: str | None = None,
-) -> list[Answer]:
-    """Check, classify and place every file, then add the rows; errors stay per file."""
-    return record(session, owner, prepare_files(files, settings, engine), engine.classifier.version,
-                  conversation_id)
