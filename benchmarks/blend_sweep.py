@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ml import data, photos
+from ml.adapt import mix_weights
 from ml.calibrate import fit_temperature
 from ml.classifier import softmax
 from ml.model import build_model
@@ -28,8 +29,7 @@ SEED_ACCURACY = 0.9436
 
 def blended_model(base: dict, adapted: dict, alpha: float, width: int) -> torch.nn.Module:
     model = build_model(width)
-    model.load_state_dict({k: ((1 - alpha) * base[k].float() + alpha * adapted[k].float())
-                           if base[k].is_floating_point() else adapted[k] for k in base})
+    model.load_state_dict(mix_weights(base, adapted, alpha))
     return model.eval()
 
 

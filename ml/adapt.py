@@ -175,6 +175,12 @@ def adapt(cfg: AdaptConfig) -> dict:
     return result
 
 
+def mix_weights(base: dict, adapted: dict, alpha: float) -> dict:
+    """(1-alpha)·base + alpha·adapted for floating-point tensors (float32); others from adapted."""
+    return {k: ((1 - alpha) * base[k].float() + alpha * adapted[k].float())
+            if base[k].is_floating_point() else adapted[k] for k in base}
+
+
 def blend(base_run: str | Path, adapted_run: str | Path, alpha: float, out_dir: str | Path) -> dict:
     """Weight-space ensembling (WiSE-FT, Wortsman et al. 2022): (1-alpha)·base + alpha·adapted.
 
@@ -186,8 +192,7 @@ def blend(base_run: str | Path, adapted_run: str | Path, alpha: float, out_dir: 
     out.mkdir(parents=True, exist_ok=True)
     base = torch.load(base_run / "model.pt", weights_only=True)
     adapted = torch.load(adapted_run / "model.pt", weights_only=True)
-    mixed = {k: ((1 - alpha) * base[k].float() + alpha * adapted[k].float()).half()
-             if base[k].is_floating_point() else adapted[k] for k in base}
+    mixed = {k: v.half() if v.is_floating_point() else v for k, v in mix_weights(base, adapted, alpha).items()}
     torch.save(mixed, out / "model.pt")
     result = json.loads((adapted_run / "result.json").read_text())
     result["adaptation"]["blend"] = {"alpha": alpha, "base_run": str(base_run), "adapted_run": str(adapted_run)}

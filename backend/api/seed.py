@@ -14,7 +14,8 @@ from backend.errors import BadForm
 from backend.schemas import SeedPrediction
 from backend.services import uploads
 from backend.services.multipart import read_form
-from ml import WORK_SIZE, to_fashion_mnist
+from backend.services.predictions import classify
+from ml import WORK_SIZE
 
 router = APIRouter(tags=["seed-compatible"])
 
@@ -29,8 +30,7 @@ async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineD
             raise BadForm("send the image in the multipart field “file”")
 
         def work():
-            checked = uploads.check_image(files[0], settings, draft_size=WORK_SIZE)
-            return engine.predict_arrays(to_fashion_mnist(checked.image)[None])[0]
+            return classify([uploads.check_image(files[0], settings, draft_size=WORK_SIZE)], engine)[0]
 
         result = await run_in_threadpool(work)
     finally:

@@ -31,6 +31,7 @@ class CheckedImage:
     format: str
     width: int
     height: int
+    draft_size: int = THUMB_SIZE  # the size JPEGs were decoded for
 
     @property
     def content_type(self) -> str:
@@ -41,8 +42,8 @@ def model_view(checked: CheckedImage) -> Image.Image:
     """The decode the model sees: JPEGs again at the model's working size, as `/fashion-mnist` and
     `ml.Classifier` decode them, so one photo gets the same answer on every route (the chat's own
     decode is at thumbnail size, and JPEG draft scaling changes the pixels slightly)."""
-    if checked.format not in ("JPEG", "MPO"):
-        return checked.image  # no draft scaling: the same pixels at any size
+    if checked.format not in ("JPEG", "MPO") or checked.draft_size == WORK_SIZE:
+        return checked.image  # no draft scaling, or already the model's decode
     source = checked.incoming.data if checked.incoming.data is not None else checked.incoming.path
     return open_image(source, draft_size=WORK_SIZE)
 
@@ -73,7 +74,7 @@ def check_image(incoming: IncomingFile, settings: Settings, draft_size: int = TH
             raise NotAnImage(f"“{name}” is not an image we accept: send a JPEG, PNG, WebP, GIF or HEIC photo") from None
         raise BrokenImage(f"“{name}” looks damaged or cut short; try sending it again") from None
     width, height = image.size
-    return CheckedImage(incoming, image, image.format or "JPEG", width, height)
+    return CheckedImage(incoming, image, image.format or "JPEG", width, height, draft_size)
 
 
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")

@@ -56,7 +56,7 @@ Query_ = Annotated[FilterQuery, Depends()]
 @router.get("")
 def history_page(request: Request, session: SessionDep, owner: BrowserOwner, settings: SettingsDep,
                  q: Query_, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1):
-    filters = q.filters(page, settings.history_page_size).validate()
+    filters = q.filters(page, settings.history_page_size)
     charts = history.summary(session, owner, filters)
     result = history.search(session, owner, filters, total=charts.total)
     context = {
