@@ -33,18 +33,18 @@ def train(
     stop_after: Annotated[int, typer.Option(help="Pause after this many epochs (0: run to the end).")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue from OUT_DIR/last.pt.")] = False,
     init_from: Annotated[str | None, typer.Option(help="Warm restart: start from a run's best.pt.")] = None,
+    teacher: Annotated[list[str] | None, typer.Option(help="Distil from this checkpoint (repeatable).")] = None,
+    distill_weight: Annotated[float, typer.Option(help="Share of the loss spent matching the teachers.")] = 0.0,
+    distill_temperature: float = 2.0,
+    device: Annotated[str, typer.Option(help="cpu, or cuda where a GPU is lent.")] = "cpu",
 ) -> None:
     """Train the classifier on Fashion-MNIST (54,000 train / 6,000 validation)."""
     from ml.train import TrainConfig
     from ml.train import train as run_training
 
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in locals().items() if k in fields})
+    cfg = TrainConfig(**{k: v for k, v in locals().items() if k in fields}, teachers=teacher or [])
     run_training(cfg, resume=resume)
-
-
-if __name__ == "__main__":
-    app()
 
 
 @app.command()
@@ -179,3 +179,7 @@ def predict(
                                "probs": [round(p, 6) for p in result.probs],
                                "top_k": [{"label": name, "score": round(s, 6)} for name, s in result.top_k],
                                "model_version": clf.version}))
+
+
+if __name__ == "__main__":
+    app()

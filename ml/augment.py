@@ -1,5 +1,8 @@
 """Batch-level augmentations on uint8-derived float tensors, vectorised so they cost little next
-to the convolutions (no per-image Python loop, no DataLoader workers on a 2-core machine)."""
+to the convolutions (no per-image Python loop, no DataLoader workers on a 2-core machine).
+
+Random draws come from a CPU generator whatever device the images are on, so a seed gives the
+same augmentations on a CPU and on a GPU."""
 
 from __future__ import annotations
 
@@ -12,16 +15,16 @@ def random_translate(x: torch.Tensor, max_shift: int, generator: torch.Generator
         return x
     n, c, h, w = x.shape
     padded = torch.nn.functional.pad(x, (max_shift,) * 4)
-    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
-    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
-    rows = (torch.arange(h)[None, :] + dy[:, None])[:, None, :, None]
-    cols = (torch.arange(w)[None, :] + dx[:, None])[:, None, None, :]
+    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator).to(x.device)
+    rows = (torch.arange(h, device=x.device)[None, :] + dy[:, None])[:, None, :, None]
+    cols = (torch.arange(w, device=x.device)[None, :] + dx[:, None])[:, None, None, :]
     shifted_rows = padded.gather(2, rows.expand(n, c, h, w + 2 * max_shift))
     return shifted_rows.gather(3, cols.expand(n, c, h, w))
 
 
 def random_hflip(x: torch.Tensor, generator: torch.Generator, p: float = 0.5) -> torch.Tensor:
-    flip = torch.rand(x.shape[0], generator=generator) < p
+    flip = (torch.rand(x.shape[0], generator=generator) < p).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
@@ -46,4 +49,4 @@ def random_erase(
     in_cols = (xs >= left[:, None]) & (xs < (left + ew)[:, None])
     chosen = torch.rand(n, generator=generator) < p
     mask = (in_rows[:, :, None] & in_cols[:, None, :]) & chosen[:, None, None]
-    return x.masked_fill(mask[:, None], value)
+    return x.masked_fill(mask[:, None].to(x.device), value)

@@ -43,6 +43,10 @@ class TrainConfig:
     train_limit: int = 0  # 0: all 54,000 training images; else a seeded subset (smoke tests)
     stop_after: int = 0  # stop this invocation after N epochs (continue later with resume)
     init_from: str | None = None  # start from these weights (a warm restart) instead of random ones
+    teachers: list[str] = field(default_factory=list)  # checkpoints to distil from (their mean probs)
+    distill_weight: float = 0.0  # share of the loss given to matching the teachers (0: plain labels)
+    distill_temperature: float = 2.0
+    device: str = "cpu"  # "cuda" trains on a GPU where one is lent; the shipped recipe is CPU-sized
     dataset_dir: str | None = None
     command: str = field(default_factory=lambda: " ".join(sys.argv))
 
@@ -54,10 +58,38 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def to_input(images: np.ndarray | torch.Tensor, normalization: str) -> torch.Tensor:
+def to_input(images: np.ndarray | torch.Tensor, normalization: str, device: str = "cpu") -> torch.Tensor:
     """uint8 [N,28,28] → normalised float [N,1,28,28] in channels-last layout."""
-    x = torch.tensor(np.asarray(images)).float().div_(255.0).unsqueeze(1)
+    x = torch.tensor(np.asarray(images)).to(device).float().div_(255.0).unsqueeze(1)
     return normalize(x, normalization).contiguous(memory_format=torch.channels_last)
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from a checkpoint (best.pt / last.pt) or from exported weights (model.pt)."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = state.get("model", state)
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def load_teachers(paths: list[str], device: str) -> list[nn.Module]:
+    """Frozen teacher networks; each one's width is read off its first convolution."""
+    teachers = []
+    for path in paths:
+        state = load_weights(path)
+        teacher = build_model(state["features.0.0.weight"].shape[0])
+        teacher.load_state_dict(state)
+        teachers.append(teacher.to(device, memory_format=torch.channels_last).eval().requires_grad_(False))
+        print(f"distilling from {path} (width {teacher.width})", flush=True)
+    return teachers
+
+
+def distillation_loss(logits: torch.Tensor, teachers: list[nn.Module], x: torch.Tensor, t: float):
+    """KL from the teachers' mean tempered probabilities to the student's (Hinton et al. 2015),
+    scaled by t² so its gradients keep their size as the temperature changes."""
+    with torch.no_grad():
+        target = torch.stack([torch.softmax(teacher(x).float() / t, dim=1) for teacher in teachers]).mean(0)
+    log_student = torch.log_softmax(logits.float() / t, dim=1)
+    return nn.functional.kl_div(log_student, target, reduction="batchmean") * t * t
 
 
 def sgd(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.SGD:
@@ -83,15 +115,17 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     return optimizer, scheduler
 
 
-def train_one_epoch(model, optimizer, scheduler, train: data.Split, cfg, generator, desc: str):
+def train_one_epoch(model, optimizer, scheduler, train: data.Split, cfg, generator, desc: str,
+                    teachers: list[nn.Module] = ()):
     """One pass over the shuffled training images with augmentation; returns the mean loss."""
     model.train()
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    order = torch.randperm(len(train), generator=generator)
-    images = torch.from_numpy(train.images)
-    labels = torch.from_numpy(train.labels)
+    order = torch.randperm(len(train), generator=generator).to(cfg.device)
+    images = torch.from_numpy(train.images).to(cfg.device)
+    labels = torch.from_numpy(train.labels).to(cfg.device)
     steps = len(train) // cfg.batch_size  # drop the ragged last batch: BN dislikes tiny ones
-    total, bar = 0.0, tqdm(range(steps), desc=desc, unit="batch", leave=True, mininterval=5)
+    total, bar = torch.zeros((), device=cfg.device), tqdm(range(steps), desc=desc, unit="batch",
+                                                          leave=True, mininterval=5)
     for step in bar:
         idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
         x = images[idx].float().div_(255.0).unsqueeze(1)
@@ -99,37 +133,50 @@ def train_one_epoch(model, optimizer, scheduler, train: data.Split, cfg, generat
         x = random_hflip(x, generator)
         x = random_erase(x, generator, p=cfg.erase_p)
         x = normalize(x, cfg.normalization).contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-            loss = criterion(model(x), labels[idx])
+        with torch.autocast(torch.device(cfg.device).type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            logits = model(x)
+            loss = criterion(logits, labels[idx])
+            if teachers and cfg.distill_weight:
+                kd = distillation_loss(logits, teachers, x, cfg.distill_temperature)
+                loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total += loss.item()
+        total += loss.detach()
         if step % 20 == 0:
-            bar.set_postfix(loss=f"{total / (step + 1):.4f}", lr=f"{scheduler.get_last_lr()[0]:.4f}")
+            bar.set_postfix(loss=f"{total.item() / (step + 1):.4f}", lr=f"{scheduler.get_last_lr()[0]:.4f}")
     bar.close()
-    return total / max(steps, 1)
+    return total.item() / max(steps, 1)
 
 
 @torch.inference_mode()
 def predict_logits(model, images: np.ndarray, normalization: str, bf16: bool = False, tta: bool = True):
-    """Logits for uint8 images, batched; with tta, averaged with the horizontally flipped view."""
+    """Logits for uint8 images, batched; with tta, averaged with the horizontally flipped view.
+    Runs on the model's device in float32; returns a CPU tensor."""
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for start in range(0, len(images), 1000):
-        x = to_input(images[start : start + 1000], normalization)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        x = to_input(images[start : start + 1000], normalization, device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x).float()
             if tta:
                 logits = (logits + model(x.flip(3)).float()) / 2
-        out.append(logits)
+        out.append(logits.cpu())
     return torch.cat(out)
 
 
 def accuracy(model, split: data.Split, normalization: str, tta: bool = True) -> float:
     logits = predict_logits(model, split.images, normalization, tta=tta)
     return float((logits.argmax(1).numpy() == split.labels).mean())
+
+
+def machine_line(device: str) -> str:
+    """Where a run trained, for the model card: CPU threads, or the GPU's name."""
+    where = (torch.cuda.get_device_name(device) if torch.device(device).type == "cuda"
+             else f"{torch.get_num_threads()} threads")
+    return f"{platform.machine()} {where}, torch {torch.__version__}"
 
 
 def save_checkpoint(path: Path, **state) -> None:
@@ -141,6 +188,7 @@ def save_checkpoint(path: Path, **state) -> None:
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
     """Train, keep the best validation checkpoint, evaluate it on test, write weights + card."""
     torch.set_num_threads(cfg.threads)
+    torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     generator = seed_everything(cfg.seed)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,23 +197,25 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(train_split))[: cfg.train_limit])
         train_split = data.Split(train_split.images[keep], train_split.labels[keep])
 
-    model = build_model(cfg.width).to(memory_format=torch.channels_last)
+    model = build_model(cfg.width)
     if cfg.init_from:
-        model.load_state_dict(torch.load(cfg.init_from, weights_only=True)["model"])
+        model.load_state_dict(load_weights(cfg.init_from))
         print(f"starting from the weights in {cfg.init_from}", flush=True)
+    model = model.to(cfg.device, memory_format=torch.channels_last)
+    teachers = load_teachers(cfg.teachers, cfg.device)
     steps = len(train_split) // cfg.batch_size
     optimizer, scheduler = make_optimizer(model, cfg, steps)
     history, best_acc, best_epoch, start_epoch, elapsed = [], -1.0, 0, 0, 0.0
     last = out / "last.pt"
     if resume and last.exists():
-        state = torch.load(last, weights_only=False)
+        state = torch.load(last, map_location=cfg.device, weights_only=False)
         if state["config"]["epochs"] != cfg.epochs:
             raise ValueError(f"{last} was started with --epochs {state['config']['epochs']}; resume with the same")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        generator.set_state(state["generator"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
         history, best_acc, best_epoch = state["history"], state["best_acc"], state["best_epoch"]
         start_epoch, elapsed = state["epoch"] + 1, state["elapsed"]
         print(f"resumed from {last} at epoch {start_epoch + 1}", flush=True)
@@ -173,7 +223,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         loss = train_one_epoch(
-            model, optimizer, scheduler, train_split, cfg, generator, f"epoch {epoch + 1}/{cfg.epochs}"
+            model, optimizer, scheduler, train_split, cfg, generator, f"epoch {epoch + 1}/{cfg.epochs}",
+            teachers,
         )
         val_acc = accuracy(model, val_split, cfg.normalization)
         elapsed += time.perf_counter() - t0
@@ -197,7 +248,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
             print(f"paused after epoch {epoch + 1}; continue with --resume", flush=True)
             return {"paused": True, "history": history}
 
-    model.load_state_dict(torch.load(out / "best.pt", weights_only=True)["model"])
+    model.load_state_dict(load_weights(out / "best.pt"))
     test_split = data.load_split("test", cfg.dataset_dir)
     test_logits = predict_logits(model, test_split.images, cfg.normalization)
     test_pred = test_logits.argmax(1).numpy()
@@ -220,9 +271,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         "data_sha256": data.checksums(cfg.dataset_dir),
         "history": history,
         "config": asdict(cfg),
-        "machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "machine": machine_line(cfg.device),
     }
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()},
+    torch.save({k: v.cpu().half() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()},
                out / "model.pt")
     (out / "result.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("val_accuracy", "test_accuracy", "train_seconds")}),

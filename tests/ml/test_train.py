@@ -35,3 +35,10 @@ def test_short_training_run_learns_and_resumes(tmp_path):
     warm = train(TrainConfig(out_dir=str(tmp_path / "warm"), epochs=1, width=8, batch_size=128, lr=0.005,
                              train_limit=3072, threads=2, init_from=str(tmp_path / "run" / "best.pt")))
     assert warm["val_accuracy"] > result["val_accuracy"] - 0.03, (warm["val_accuracy"], result["val_accuracy"])
+
+    # distillation alone (no label term): the student learns what the teacher knows
+    taught = train(TrainConfig(out_dir=str(tmp_path / "taught"), epochs=1, width=8, batch_size=128, lr=0.05,
+                               train_limit=3072, threads=2, teachers=[str(tmp_path / "run" / "model.pt")],
+                               distill_weight=1.0))
+    assert taught["val_accuracy"] > 0.3, taught["val_accuracy"]
+    assert taught["config"]["teachers"] == [str(tmp_path / "run" / "model.pt")]
