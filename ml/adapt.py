@@ -28,7 +28,7 @@ from ml.labels import LABELS
 from ml.model import build_model
 from ml.normalization import normalize
 from ml.preprocess import open_image, to_fashion_mnist
-from ml.train import accuracy, save_checkpoint, seed_everything, sgd
+from ml.train import accuracy, command_line, save_checkpoint, seed_everything, sgd
 
 ADAPT_FOLDERS = ("t-shirt", "pants", "dress", "shoes", "outwear", "shirt", "hat")
 
@@ -49,7 +49,7 @@ class AdaptConfig:
     seed: int = 0
     threads: int = 2
     bf16: bool = True
-    command: str = field(default_factory=lambda: " ".join(sys.argv))
+    command: str = field(default_factory=lambda: command_line(sys.argv))
 
 
 def photo_views(photo_list, views: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:

@@ -48,7 +48,13 @@ class TrainConfig:
     distill_temperature: float = 2.0
     device: str = "cpu"  # "cuda" trains on a GPU where one is lent; the shipped recipe is CPU-sized
     dataset_dir: str | None = None
-    command: str = field(default_factory=lambda: " ".join(sys.argv))
+    command: str = field(default_factory=lambda: command_line(sys.argv))
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as a user would type it: `python -m backend.cli train …` reads `closetchat train …`."""
+    program = "closetchat" if argv and argv[0].endswith(("closetchat", "cli.py")) else argv[0] if argv else ""
+    return " ".join([program, *argv[1:]])
 
 
 def seed_everything(seed: int) -> torch.Generator:
