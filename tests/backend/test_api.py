@@ -127,7 +127,9 @@ def test_corrections_zip_is_a_dataset(client, fashion_test):
     token = csrf_of(client)
     client.post("/c", data={"csrf_token": token}, files={"files": ("a.png", fashion_png(fashion_test, 0), "image/png")})
     pid = client.get("/history").text.split('id="row-')[1].split('"')[0]
-    client.post(f"/predictions/{pid}/feedback", data={"csrf_token": token, "label": "Sneaker"})
+    row = client.post(f"/predictions/{pid}/feedback", data={"csrf_token": token, "label": "Sneaker"},
+                      headers={"HX-Request": "true", "HX-Target": f"row-{pid}"}).text
+    assert row.lstrip().startswith(f'<tr id="row-{pid}">') and '<option value="Sneaker" selected>' in row
     archive = zipfile.ZipFile(io.BytesIO(client.get("/history/corrections.zip").content))
     names = archive.namelist()
     assert "labels.csv" in names and any(n.startswith("Sneaker/") for n in names)
