@@ -50,7 +50,7 @@ def open_image(
     checked from the header before decoding, first frame, EXIF orientation applied.
 
     JPEGs are decoded at the smallest DCT scale still at least draft_size on each side. The
-    returned image's .format names the file's format.
+    returned image's .format names the file's format and .info["source_size"] its full size.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
@@ -76,9 +76,11 @@ def open_image(
             scale = draft_size / max(width, height)
             img.draft("RGB", (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
         img.load()
-        source_format = img.format
+        source_format, loaded = img.format, img.size
         img = ImageOps.exif_transpose(img)
         img.format = source_format
+        # the photo's own size, upright, whatever scale it was decoded at
+        img.info["source_size"] = (width, height) if img.size == loaded else (height, width)
         return img
     except Image.DecompressionBombError as exc:
         raise UnreadableImage(str(exc), "too_large") from exc

@@ -15,7 +15,6 @@ from backend.schemas import SeedPrediction
 from backend.services import uploads
 from backend.services.multipart import read_form
 from backend.services.predictions import classify
-from ml import WORK_SIZE
 
 router = APIRouter(tags=["seed-compatible"])
 
@@ -30,7 +29,7 @@ async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineD
             raise BadForm("send the image in the multipart field “file”")
 
         def work():
-            return classify([uploads.check_image(files[0], settings, draft_size=WORK_SIZE)], engine)[0]
+            return classify([uploads.check_image(files[0], settings)], engine)[0]
 
         result = await run_in_threadpool(work)
     finally:

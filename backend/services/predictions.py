@@ -42,7 +42,7 @@ def check_all(files: list[IncomingFile], settings: Settings) -> list[uploads.Che
 def classify(checked: list[uploads.CheckedImage], engine: InferenceEngine) -> list[ModelPrediction]:
     if not checked:
         return []
-    return engine.predict_arrays(np.stack([to_fashion_mnist(uploads.model_view(c)) for c in checked]))
+    return engine.predict_arrays(np.stack([to_fashion_mnist(c.image) for c in checked]))
 
 
 @dataclass

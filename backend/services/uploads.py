@@ -27,25 +27,18 @@ SAFE_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GI
 @dataclass
 class CheckedImage:
     incoming: IncomingFile
-    image: Image.Image  # decoded (at reduced scale for JPEGs), EXIF-rotated
+    image: Image.Image  # decoded as the model sees it (JPEGs at reduced scale), EXIF-rotated
     format: str
-    width: int
+    width: int  # the photo's full size, upright
     height: int
-    draft_size: int = THUMB_SIZE  # the size JPEGs were decoded for
 
     @property
     def content_type(self) -> str:
         return SAFE_TYPES.get(self.format, "image/" + self.format.lower())
 
-
-def model_view(checked: CheckedImage) -> Image.Image:
-    """The decode the model sees: JPEGs again at the model's working size, as `/fashion-mnist` and
-    `ml.Classifier` decode them, so one photo gets the same answer on every route (the chat's own
-    decode is at thumbnail size, and JPEG draft scaling changes the pixels slightly)."""
-    if checked.format not in ("JPEG", "MPO") or checked.draft_size == WORK_SIZE:
-        return checked.image  # no draft scaling, or already the model's decode
-    source = checked.incoming.data if checked.incoming.data is not None else checked.incoming.path
-    return open_image(source, draft_size=WORK_SIZE)
+    @property
+    def source(self):
+        return self.incoming.data if self.incoming.data is not None else self.incoming.path
 
 
 def clean_filename(name: str) -> str:
@@ -56,8 +49,11 @@ def clean_filename(name: str) -> str:
     return (name or "image")[:120]
 
 
-def check_image(incoming: IncomingFile, settings: Settings, draft_size: int = THUMB_SIZE) -> CheckedImage:
-    """Raise the matching ClosetChatError unless the file is an image we can classify."""
+def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
+    """Raise the matching ClosetChatError unless the file is an image we can classify.
+
+    Decoded once, at the model's working size (as `ml.Classifier` decodes): every route gives one
+    photo the same answer, and a photo whose thumbnail already exists is never decoded larger."""
     limit_mb = f"{settings.max_upload_mb:g} MB"
     if incoming.too_large:
         raise UploadTooLarge(f"“{clean_filename(incoming.filename)}” is larger than {limit_mb}")
@@ -65,7 +61,7 @@ def check_image(incoming: IncomingFile, settings: Settings, draft_size: int = TH
         raise EmptyFile(f"“{clean_filename(incoming.filename)}” is empty")
     try:
         source = incoming.data if incoming.data is not None else incoming.path
-        image = open_image(source, max_pixels=settings.max_pixels, draft_size=draft_size)
+        image = open_image(source, max_pixels=settings.max_pixels, draft_size=WORK_SIZE)
     except UnreadableImage as exc:
         name = clean_filename(incoming.filename)
         if exc.reason == "too_large":
@@ -73,8 +69,8 @@ def check_image(incoming: IncomingFile, settings: Settings, draft_size: int = TH
         if exc.reason == "unidentified" and not _looks_like_image(incoming):
             raise NotAnImage(f"“{name}” is not an image we accept: send a JPEG, PNG, WebP, GIF or HEIC photo") from None
         raise BrokenImage(f"“{name}” looks damaged or cut short; try sending it again") from None
-    width, height = image.size
-    return CheckedImage(incoming, image, image.format or "JPEG", width, height, draft_size)
+    width, height = image.info.get("source_size", image.size)
+    return CheckedImage(incoming, image, image.format or "JPEG", width, height)
 
 
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
@@ -115,12 +111,17 @@ def _fsync_replace(src: Path, dst: Path) -> None:
         os.close(dir_fd)
 
 
-def make_thumbnail(image: Image.Image, path: Path) -> None:
+def make_thumbnail(checked: CheckedImage, path: Path) -> None:
+    """The JPEG thumbnail, made once per distinct image. JPEGs were decoded small for the model,
+    so they are decoded again at thumbnail scale; other formats were decoded whole."""
     if path.exists():
         return
-    thumb = image.copy()
+    thumb = checked.image
+    if checked.format == "JPEG":
+        thumb = open_image(checked.source, draft_size=THUMB_SIZE)
     if thumb.mode not in ("RGB", "L"):
         thumb = flatten_to_rgb(thumb)
+    thumb = thumb.copy()
     thumb.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -133,15 +134,15 @@ def place_files(checked: CheckedImage, settings: Settings) -> None:
 
     Done outside the database transaction so a slow disk never holds SQLite's write lock; a
     crash after this and before the commit leaves files with no row, which the start-up sweep
-    removes.
+    removes. The thumbnail comes first: it may need the upload, which the move then takes away.
     """
     sha256 = checked.incoming.sha256
+    make_thumbnail(checked, _shard(settings.thumbs_dir, sha256, ".jpg"))
     target = _shard(settings.uploads_dir, sha256, "")
     if target.exists():
         checked.incoming.path.unlink(missing_ok=True)
     else:
         _fsync_replace(checked.incoming.path, target)
-    make_thumbnail(checked.image, _shard(settings.thumbs_dir, sha256, ".jpg"))
 
 
 def add_row(session: Session, owner: str, checked: CheckedImage) -> Upload:

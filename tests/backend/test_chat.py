@@ -1,7 +1,9 @@
 """The chat over real HTTP (TestClient), the real model and a fresh SQLite per test."""
 
+import io
 import re
 
+from PIL import Image
 from sqlmodel import Session, select
 
 from backend.models import Conversation, Message, Prediction, Upload
@@ -48,6 +50,19 @@ def test_htmx_send_returns_bubbles_with_thumbnail_reply_and_feedback(client, fas
     t = client.get(thumb)
     assert t.status_code == 200 and t.headers["content-type"] == "image/jpeg" and t.content[:2] == b"\xff\xd8"
     assert "Wrong? Pick the right class" in r.text
+
+
+def test_a_big_photo_keeps_its_size_and_gets_a_full_thumbnail(client):
+    """Decoded small for the model, yet the row has the photo's real size and the thumbnail is
+    made at thumbnail scale, not blown up from the model's small decode."""
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("big.jpg", jpeg_bytes(size=(1200, 1600)), "image/jpeg")})
+    thumb = re.search(r'src="(/media/[0-9a-f]+/thumb)"', client.get(url).text).group(1)
+    with Image.open(io.BytesIO(client.get(thumb).content)) as img:
+        assert max(img.size) == 320 and img.size == (240, 320)
+    with Session(client.app.state.db) as s:
+        upload = s.exec(select(Upload).where(Upload.filename == "big.jpg")).one()
+    assert (upload.width, upload.height) == (1200, 1600)
 
 
 def test_text_messages_get_rule_based_answers(client, fashion_test):

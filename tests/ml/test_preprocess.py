@@ -71,6 +71,12 @@ def test_exif_orientation_is_applied():
     exif[0x0112] = 6  # rotate 90° clockwise when shown
     img = open_image(_encode(tall, "JPEG", exif=exif.tobytes()))
     assert img.size[0] > img.size[1]  # shown landscape
+    assert img.info["source_size"] == (400, 200)  # the full size, upright too
+
+
+def test_a_small_decode_still_knows_the_photos_full_size():
+    img = open_image(_encode(_garment_on((255, 255, 255), size=(2000, 1500)), "JPEG"), draft_size=112)
+    assert max(img.size) < 500 and img.info["source_size"] == (2000, 1500)
 
 
 def test_cmyk_jpeg():
