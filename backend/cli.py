@@ -131,7 +131,7 @@ def export(
     from ml.export import export_run
 
     card = export_run(run_dir, to)
-    typer.echo(json.dumps({k: card.get(k) for k in ("version", "test_accuracy", "temperature", "unsure_threshold")}))
+    typer.echo(json.dumps({k: card.get(k) for k in ("version", "test_accuracy", "temperature", "unsure_threshold", "unsure_score")}))
 
 
 @app.command()

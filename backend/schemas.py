@@ -96,5 +96,6 @@ class ModelInfo(BaseModel):
     test_accuracy: float | None
     temperature: float
     unsure_threshold: float
+    unsure_score: str = Field(description="what the threshold cuts: energy (T·logsumexp(logits/T)) or max_probability")
     runtime: str
     card: dict

@@ -19,7 +19,7 @@ import torch
 from ml import data, photos
 from ml.adapt import mix_weights
 from ml.calibrate import fit_temperature
-from ml.classifier import softmax
+from ml.classifier import ModelCard, familiarity, softmax
 from ml.model import build_model
 from ml.photo_eval import choose_unsure_threshold, photo_arrays, score_photos
 from ml.train import predict_logits
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("base_run", type=Path)
     parser.add_argument("adapted_run", type=Path)
     parser.add_argument("--alphas", type=float, nargs="+", default=[0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 1.0])
+    parser.add_argument("--unsure-score", default="energy", help="energy | max_probability")
     args = parser.parse_args()
     torch.set_num_threads(2)
     result = json.loads((args.adapted_run / "result.json").read_text())
@@ -55,8 +56,11 @@ def main() -> None:
         val_logits = predict_logits(model, val.images, normalization).numpy()
         val_acc = float((val_logits.argmax(1) == val.labels).mean())
         temperature = fit_temperature(val_logits, val.labels)
-        probs = softmax(predict_logits(model, held_x, normalization).numpy() / temperature)
-        score = score_photos(held_out, probs, choose_unsure_threshold(held_out, probs))
+        logits = predict_logits(model, held_x, normalization).numpy()
+        familiar = familiarity(logits, ModelCard(f"alpha {alpha}", width, normalization, temperature,
+                                                 unsure_score=args.unsure_score))
+        score = score_photos(held_out, softmax(logits / temperature), familiar,
+                             choose_unsure_threshold(held_out, familiar))
         mark = "" if val_acc >= SEED_ACCURACY else "  (below the seed's 94.36%)"
         print(f"{alpha:>6.2f}{val_acc * 100:>11.2f}%{score.accuracy * 100:>8.1f}%"
               f"{min(score.per_folder.values()) * 100:>11.1f}%{score.unsure_hat * 100:>12.0f}%{mark}")

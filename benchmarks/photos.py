@@ -33,7 +33,8 @@ def main() -> None:
     items = photos.list_photos(args.split)
     images = [open_image(p.path) for p in items]
     threshold = clf.card.unsure_threshold
-    print(f"model {clf.version}, {len(items)} photos ({args.split}), unsure below {threshold:.3f}")
+    print(f"model {clf.version}, {len(items)} photos ({args.split}), unsure below {threshold:.3f} "
+          f"({clf.card.unsure_score})")
     print(f"{'pipeline':<22}{'right':>7}  " + "  ".join(f"{f:>8}" for f in photos.FITTING)
           + f"  {'unsure hat':>10} {'unsure fit':>10} {'ms/photo':>9}")
     for name, convert in (("app (segment+convert)", to_fashion_mnist),
@@ -42,7 +43,7 @@ def main() -> None:
         started = time.perf_counter()
         arrays = np.stack([convert(img) for img in images])
         ms = (time.perf_counter() - started) / len(images) * 1000
-        s = score_photos(items, clf.predict_arrays(arrays), threshold)
+        s = score_photos(items, *clf.assess(arrays), threshold)
         folders = "  ".join(f"{s.per_folder.get(f, 0) * 100:7.0f}%" for f in photos.FITTING)
         print(f"{name:<22}{s.accuracy * 100:6.1f}%  {folders}  {s.unsure_hat * 100:9.0f}% "
               f"{s.unsure_fitting * 100:9.0f}% {ms:9.2f}")

@@ -33,10 +33,11 @@ class PhotoScore:
         }
 
 
-def score_photos(photos: list[Photo], probs: np.ndarray, threshold: float) -> PhotoScore:
-    """probs [N,10] for photos in the same order; unsure where max prob < threshold."""
-    predicted, confidence = probs.argmax(1), probs.max(1)
-    unsure = confidence < threshold
+def score_photos(photos: list[Photo], probs: np.ndarray, familiar: np.ndarray, threshold: float) -> PhotoScore:
+    """probs [N,10] and familiarity [N] (ml.classifier.familiarity) for photos in the same order;
+    unsure where familiarity < threshold."""
+    predicted = probs.argmax(1)
+    unsure = familiar < threshold
     right = np.array([int(predicted[i]) in p.allowed for i, p in enumerate(photos)])
     fitting = np.array([p.fits for p in photos])
     hat = np.array([p.folder == "hat" for p in photos])
@@ -55,10 +56,10 @@ def score_photos(photos: list[Photo], probs: np.ndarray, threshold: float) -> Ph
     )
 
 
-def choose_unsure_threshold(photos: list[Photo], probs: np.ndarray, max_fitting_unsure: float = 0.15) -> float:
-    """Highest confidence cut that flags at most max_fitting_unsure of fitting photos: as many
+def choose_unsure_threshold(photos: list[Photo], familiar: np.ndarray, max_fitting_unsure: float = 0.15) -> float:
+    """Highest familiarity cut that flags at most max_fitting_unsure of fitting photos: as many
     hats as possible are flagged while real garments are mostly answered."""
     fitting = np.array([p.fits for p in photos])
-    confidence = np.sort(probs.max(1)[fitting])
-    k = int(np.floor(max_fitting_unsure * len(confidence)))
-    return float(confidence[k]) if k < len(confidence) else 1.0
+    ranked = np.sort(familiar[fitting])
+    k = int(np.floor(max_fitting_unsure * len(ranked)))
+    return float(ranked[k]) if k < len(ranked) else float("inf")

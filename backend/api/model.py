@@ -10,7 +10,7 @@ from backend.schemas import ModelInfo
 router = APIRouter(prefix="/api/v1/model", tags=["model"])
 
 CARD_KEYS = ("version", "architecture", "parameters", "normalization", "tta", "temperature",
-             "unsure_threshold", "test_accuracy", "validation", "photos", "test_unsure_rate", "exported_at")
+             "unsure_threshold", "unsure_score", "test_accuracy", "validation", "photos", "test_unsure_rate", "exported_at")
 
 
 @router.get("", response_model=ModelInfo)
@@ -22,6 +22,6 @@ def model_info(engine: EngineDep):
         version=clf.version, classes=list(clf.labels), architecture=card.get("architecture", ""),
         parameters=card.get("parameters", 0), test_accuracy=card.get("test_accuracy"),
         temperature=clf.card.temperature, unsure_threshold=clf.card.unsure_threshold,
-        runtime=clf.runtime_name,
+        unsure_score=clf.card.unsure_score, runtime=clf.runtime_name,
         card={**{k: card[k] for k in CARD_KEYS if k in card}, "test_per_class": per_class},
     )

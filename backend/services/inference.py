@@ -71,16 +71,15 @@ class InferenceEngine:
     def _run(self, pending: list[tuple[np.ndarray, Future]]) -> None:
         try:
             started = time.perf_counter()
-            probs = self.classifier.predict_arrays(np.concatenate([arrays for arrays, _ in pending]))
+            answers = self.classifier.predict_explained(np.concatenate([arrays for arrays, _ in pending]))
             elapsed = time.perf_counter() - started
             self.model_seconds += elapsed
             self.batches += 1
-            self.images += len(probs)
+            self.images += len(answers)
         except Exception as exc:  # hand the failure to every waiting request
             for _, future in pending:
                 future.set_exception(exc)
             return
-        answers = [self.classifier.explain(p) for p in probs]
         offset = 0
         for arrays, future in pending:
             future.set_result(answers[offset : offset + len(arrays)])
