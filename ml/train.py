@@ -72,7 +72,7 @@ def to_input(images: np.ndarray | torch.Tensor, normalization: str, device: str 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict from a checkpoint (best.pt / last.pt) or from exported weights (model.pt)."""
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("model", state)
     return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
 
