@@ -39,6 +39,7 @@ class SendResult:
     bubbles: list[Bubble] = field(default_factory=list)
     errors: list[ClosetChatError] = field(default_factory=list)
     stored: int = 0
+    sidebar_changed: bool = False  # the conversation list's order or a title moved
 
     @property
     def status_code(self) -> int:
@@ -53,6 +54,13 @@ def list_conversations(session: Session, owner: str, limit: int = 100) -> list[C
         select(Conversation).where(Conversation.owner == owner)
         .order_by(col(Conversation.updated_at).desc()).limit(limit)
     ))
+
+
+def latest_conversation_id(session: Session, owner: str) -> str | None:
+    return session.exec(
+        select(Conversation.id).where(Conversation.owner == owner)
+        .order_by(col(Conversation.updated_at).desc()).limit(1)
+    ).first()
 
 
 def get_conversation(session: Session, owner: str, conversation_id: str) -> Conversation:
@@ -139,6 +147,8 @@ def send(
         msg = Message(conversation_id=conversation.id, role="user", kind="text", text=text)
         new_rows.append((msg, Bubble(role="user", kind="text", text=text)))
     prepared = prepare_files(files, settings, engine)  # the slow part, before any write
+    was_on_top = not is_new and latest_conversation_id(session, owner) == conversation.id
+    title_before = conversation.title
     with writer_turn(session):  # first INSERT to commit: one writer at a time (SQLite)
         if is_new:
             session.add(conversation)
@@ -178,6 +188,7 @@ def send(
         for msg, _ in new_rows:
             session.add(msg)
         session.commit()
+    result.sidebar_changed = not was_on_top or conversation.title != title_before
     for msg, bubble in new_rows:
         bubble.id, bubble.created_at = msg.id, msg.created_at
     result.bubbles = [b for _, b in new_rows] + [b for b in result.bubbles if b.kind == "error"]

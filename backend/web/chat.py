@@ -84,10 +84,11 @@ async def post_message(conversation_id: str, request: Request, session: SessionD
 
 def _bubbles_or_page(request, session, owner, conversation, result: chat.SendResult):
     if is_htmx(request):
-        return render(request, "partials/bubbles.html",
-                      {"bubbles": result.bubbles, "conversation": conversation, "oob_list": True,
-                       "conversations": chat.list_conversations(session, owner)},
-                      status_code=result.status_code)
+        # the sidebar is sent again only when its order or a title changed
+        context = {"bubbles": result.bubbles, "conversation": conversation, "oob_list": result.sidebar_changed}
+        if result.sidebar_changed:
+            context["conversations"] = chat.list_conversations(session, owner)
+        return render(request, "partials/bubbles.html", context, status_code=result.status_code)
     existing = chat.thread(session, conversation) if conversation else []
     return _page(request, session, owner, conversation, existing + result.bubbles, result.status_code)
 

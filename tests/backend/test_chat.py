@@ -65,6 +65,23 @@ def test_a_big_photo_keeps_its_size_and_gets_a_full_thumbnail(client):
     assert (upload.width, upload.height) == (1200, 1600)
 
 
+def test_sidebar_is_sent_again_only_when_it_changes(client, fashion_test):
+    token = csrf_of(client)
+    first = _new_conversation(client, token, {"files": ("a.png", fashion_png(fashion_test, 0), "image/png")})
+    second = _new_conversation(client, token, {"files": ("b.png", fashion_png(fashion_test, 1), "image/png")})
+
+    def send(url):
+        r = client.post(url + "/messages", data={"csrf_token": token, "text": "thanks"}, headers=HX)
+        assert r.status_code == 200
+        return r.text
+
+    moved = send(first)  # the first conversation rises above the second: the list comes along
+    sidebar = moved[moved.index('id="conversation-list"'):]
+    assert sidebar.index(first) < sidebar.index(second)
+    assert 'id="conversation-list"' not in send(first)  # already on top, same title: nothing to redo
+    assert 'id="conversation-list"' in send(second)
+
+
 def test_text_messages_get_rule_based_answers(client, fashion_test):
     token = csrf_of(client)
     url = _new_conversation(client, token, {"files": ("x.png", fashion_png(fashion_test, 0), "image/png")})
