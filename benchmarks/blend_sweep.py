@@ -19,7 +19,7 @@ import torch
 from ml import data, photos
 from ml.adapt import mix_weights
 from ml.calibrate import fit_temperature
-from ml.classifier import ModelCard, familiarity, softmax
+from ml.classifier import familiarity, softmax
 from ml.model import build_model
 from ml.photo_eval import choose_unsure_threshold, photo_arrays, score_photos
 from ml.train import predict_logits
@@ -57,8 +57,7 @@ def main() -> None:
         val_acc = float((val_logits.argmax(1) == val.labels).mean())
         temperature = fit_temperature(val_logits, val.labels)
         logits = predict_logits(model, held_x, normalization).numpy()
-        familiar = familiarity(logits, ModelCard(f"alpha {alpha}", width, normalization, temperature,
-                                                 unsure_score=args.unsure_score))
+        familiar = familiarity(logits, temperature, args.unsure_score)
         score = score_photos(held_out, softmax(logits / temperature), familiar,
                              choose_unsure_threshold(held_out, familiar))
         mark = "" if val_acc >= SEED_ACCURACY else "  (below the seed's 94.36%)"

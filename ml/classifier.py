@@ -142,7 +142,8 @@ class Classifier:
     def assess(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities [N,10] and familiarity [N] from one forward pass."""
         logits = self.logits(np.asarray(x, dtype=np.uint8))
-        return softmax(logits / self.card.temperature), familiarity(logits, self.card)
+        card = self.card
+        return softmax(logits / card.temperature), familiarity(logits, card.temperature, card.unsure_score)
 
     def predict_explained(self, x: np.ndarray) -> list[Prediction]:
         """Images already in Fashion-MNIST form → one Prediction each."""
@@ -170,15 +171,15 @@ class Classifier:
         )
 
 
-def familiarity(logits: np.ndarray, card: ModelCard) -> np.ndarray:
+def familiarity(logits: np.ndarray, temperature: float, score: str) -> np.ndarray:
     """How much each image looks like the garments the model knows; below the card's threshold
-    the answer is "unsure". "energy" is T·logsumexp(logits/T), the negative free energy of Liu et
+    the answer is "unsure". score "energy" is T·logsumexp(logits/T), the negative free energy of Liu et
     al. 2020: it keeps the logits' overall size, which softmax throws away, and on the photos held
     out of adaptation it separated hats from garments better than the top probability did."""
-    z = logits / card.temperature
-    if card.unsure_score == "energy":
+    z = logits / temperature
+    if score == "energy":
         top = z.max(axis=1)
-        return card.temperature * (top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
+        return temperature * (top + np.log(np.exp(z - top[:, None]).sum(axis=1)))
     return softmax(z).max(axis=1)
 
 

@@ -17,6 +17,7 @@ from ml.classifier import Classifier, softmax
 from ml.evaluate import evaluate_test_set
 from ml.model import build_model
 from ml.photo_eval import choose_unsure_threshold, photo_arrays, score_photos
+from ml.train import load_weights
 
 OPSET = 17
 PHOTO_SUBSET_STEP = 3  # the fixed validation-photo subset the test suite re-scores
@@ -28,8 +29,7 @@ UNSURE_SCORE = "energy"
 
 def load_torch_model(weights: Path, width: int) -> torch.nn.Module:
     model = build_model(width)
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    model.load_state_dict(load_weights(weights))
     return model.eval()
 
 

@@ -121,15 +121,14 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     return optimizer, scheduler
 
 
-def train_one_epoch(model, optimizer, scheduler, train: data.Split, cfg, generator, desc: str,
-                    teachers: list[nn.Module] = ()):
-    """One pass over the shuffled training images with augmentation; returns the mean loss."""
+def train_one_epoch(model, optimizer, scheduler, images: torch.Tensor, labels: torch.Tensor, cfg, generator,
+                    desc: str, teachers: list[nn.Module] = ()):
+    """One pass over the shuffled training images (uint8, already on the device) with augmentation;
+    returns the mean loss."""
     model.train()
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    order = torch.randperm(len(train), generator=generator).to(cfg.device)
-    images = torch.from_numpy(train.images).to(cfg.device)
-    labels = torch.from_numpy(train.labels).to(cfg.device)
-    steps = len(train) // cfg.batch_size  # drop the ragged last batch: BN dislikes tiny ones
+    order = torch.randperm(len(labels), generator=generator).to(cfg.device)
+    steps = len(labels) // cfg.batch_size  # drop the ragged last batch: BN dislikes tiny ones
     total, bar = torch.zeros((), device=cfg.device), tqdm(range(steps), desc=desc, unit="batch",
                                                           leave=True, mininterval=5)
     for step in bar:
@@ -194,7 +193,6 @@ def save_checkpoint(path: Path, **state) -> None:
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
     """Train, keep the best validation checkpoint, evaluate it on test, write weights + card."""
     torch.set_num_threads(cfg.threads)
-    torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
     generator = seed_everything(cfg.seed)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -209,19 +207,23 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         print(f"starting from the weights in {cfg.init_from}", flush=True)
     model = model.to(cfg.device, memory_format=torch.channels_last)
     teachers = load_teachers(cfg.teachers, cfg.device)
+    if torch.device(cfg.device).type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
+    train_images = torch.from_numpy(train_split.images).to(cfg.device)  # once, not every epoch
+    train_labels = torch.from_numpy(train_split.labels).to(cfg.device)
     steps = len(train_split) // cfg.batch_size
     optimizer, scheduler = make_optimizer(model, cfg, steps)
     history, best_acc, best_epoch, start_epoch, elapsed = [], -1.0, 0, 0, 0.0
     last = out / "last.pt"
     if resume and last.exists():
-        state = torch.load(last, map_location=cfg.device, weights_only=False)
+        state = torch.load(last, map_location="cpu", weights_only=False)
         if state["config"]["epochs"] != cfg.epochs:
             raise ValueError(f"{last} was started with --epochs {state['config']['epochs']}; resume with the same")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"].cpu())
-        torch.set_rng_state(state["torch_rng"].cpu())
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
         history, best_acc, best_epoch = state["history"], state["best_acc"], state["best_epoch"]
         start_epoch, elapsed = state["epoch"] + 1, state["elapsed"]
         print(f"resumed from {last} at epoch {start_epoch + 1}", flush=True)
@@ -229,8 +231,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.perf_counter()
         loss = train_one_epoch(
-            model, optimizer, scheduler, train_split, cfg, generator, f"epoch {epoch + 1}/{cfg.epochs}",
-            teachers,
+            model, optimizer, scheduler, train_images, train_labels, cfg, generator,
+            f"epoch {epoch + 1}/{cfg.epochs}", teachers,
         )
         val_acc = accuracy(model, val_split, cfg.normalization)
         elapsed += time.perf_counter() - t0

@@ -35,6 +35,11 @@ class IncomingFile:
     data: bytes | None = None  # the bytes themselves when read in memory (small single-file forms)
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
+    @property
+    def source(self) -> bytes | Path:
+        """What to decode: the bytes in memory, else the file on disk."""
+        return self.data if self.data is not None else self.path
+
 
 @dataclass
 class IncomingForm:

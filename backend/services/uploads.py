@@ -36,10 +36,6 @@ class CheckedImage:
     def content_type(self) -> str:
         return SAFE_TYPES.get(self.format, "image/" + self.format.lower())
 
-    @property
-    def source(self):
-        return self.incoming.data if self.incoming.data is not None else self.incoming.path
-
 
 def clean_filename(name: str) -> str:
     """What we display and export: no path, no control characters, at most 120 characters."""
@@ -60,8 +56,7 @@ def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
     if incoming.size == 0:
         raise EmptyFile(f"“{clean_filename(incoming.filename)}” is empty")
     try:
-        source = incoming.data if incoming.data is not None else incoming.path
-        image = open_image(source, max_pixels=settings.max_pixels, draft_size=WORK_SIZE)
+        image = open_image(incoming.source, max_pixels=settings.max_pixels, draft_size=WORK_SIZE)
     except UnreadableImage as exc:
         name = clean_filename(incoming.filename)
         if exc.reason == "too_large":
@@ -118,7 +113,7 @@ def make_thumbnail(checked: CheckedImage, path: Path) -> None:
         return
     thumb = checked.image
     if checked.format == "JPEG":
-        thumb = open_image(checked.source, draft_size=THUMB_SIZE)
+        thumb = open_image(checked.incoming.source, draft_size=THUMB_SIZE)
     if thumb.mode not in ("RGB", "L"):
         thumb = flatten_to_rgb(thumb)
     thumb = thumb.copy()
