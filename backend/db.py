@@ -14,11 +14,17 @@ from sqlmodel import Session, create_engine
 from backend.config import Settings
 
 
+SQLITE_POOL = 24
+
+
 def make_engine(settings: Settings) -> Engine:
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # a pool as large as the requests one worker serves at once: connections (and their
+        # PRAGMAs) are made once, not opened and closed by every request past the fifth
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=SQLITE_POOL, max_overflow=SQLITE_POOL)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):

@@ -16,6 +16,8 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "frontend" / "templates
 STATIC_DIR = Path(__file__).resolve().parent.parent / "frontend" / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+# templates change with a deploy, not while serving: no stat() of every template on every render
+templates.env.auto_reload = False
 templates.env.globals["LABELS"] = LABELS
 _examples_manifest = STATIC_DIR / "examples" / "examples.json"
 templates.env.globals["examples"] = (

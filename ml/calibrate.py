@@ -35,3 +35,28 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
         if chosen.any():
             ece += chosen.mean() * abs((predicted[chosen] == labels[chosen]).mean() - confidence[chosen].mean())
     return float(ece)
+
+
+GATE_CANDIDATES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+
+
+def choose_tta_gate(plain: np.ndarray, flipped: np.ndarray, labels: np.ndarray, temperature: float,
+                    candidates: tuple[float, ...] = GATE_CANDIDATES) -> tuple[float | None, float]:
+    """The narrowest top-two margin above which the mirrored view can be skipped with validation
+    accuracy no lower than always averaging both views, and the share of images still given the
+    second view. (None, 1.0) when no candidate keeps the accuracy.
+
+    Flip averaging doubles the forward pass but only changes answers the first view was unsure of."""
+    averaged = (plain + flipped) / 2
+    full = int((averaged.argmax(1) == labels).sum())
+    z = plain / temperature
+    probs = np.exp(z - z.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    top = np.sort(probs, axis=1)
+    margin = top[:, -1] - top[:, -2]
+    for gate in sorted(candidates):
+        again = margin < gate
+        answers = np.where(again[:, None], averaged, plain).argmax(1)
+        if int((answers == labels).sum()) >= full:
+            return gate, float(again.mean())
+    return None, 1.0

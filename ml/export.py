@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ml import data, photos
-from ml.calibrate import expected_calibration_error, fit_temperature
+from ml.calibrate import choose_tta_gate, expected_calibration_error, fit_temperature
 from ml.classifier import Classifier, softmax
 from ml.evaluate import evaluate_test_set
 from ml.model import build_model
@@ -84,6 +84,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, extra: dict | None = No
     val_logits = clf.logits(val.images)
     card["temperature"] = round(fit_temperature(val_logits, val.labels), 4)
     val_probs = softmax(val_logits / card["temperature"])
+    gate, second_view = choose_tta_gate(*clf.view_logits(val.images), val.labels, card["temperature"])
+    card["tta_gate"], card["tta_second_view_rate"] = gate, round(second_view, 4)
     card["validation"] = {
         "accuracy": round(float((val_probs.argmax(1) == val.labels).mean()), 5),
         "ece_before": round(expected_calibration_error(softmax(val_logits), val.labels), 4),
@@ -160,7 +162,10 @@ def render_card_markdown(card: dict) -> str:
         "",
         f"- Architecture: {card['architecture']} (residual CNN for 28×28, width {card['width']}), "
         f"{card['parameters']:,} parameters. See `ml/model.py` for why this shape.",
-        f"- Input normalisation: `{card['normalization']}`; test-time flip averaging: {card['tta']}.",
+        f"- Input normalisation: `{card['normalization']}`; test-time flip averaging: {card['tta']}"
+        + (f", only where the first view's top-two margin is under {card['tta_gate']} (chosen on validation: "
+           f"no answer lost there; {card['tta_second_view_rate'] * 100:.0f}% of validation images get the "
+           f"second view)." if card.get("tta_gate") is not None else "."),
         _training_line(t),
         f"- Command: `{t['config']['command']}`",
         f"- **Test accuracy: {card['test_accuracy'] * 100:.2f}%** on the 10,000 Fashion-MNIST test images "

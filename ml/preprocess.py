@@ -146,9 +146,10 @@ def to_fashion_mnist(img: Image.Image, segment: bool = True) -> np.ndarray:
     if mask is not None:
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-        luma = full[crop].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        whole = _luma(full)
         # negate when the garment is darker than what surrounds it, so it ends up the lighter one
-        light_background = float(luma[mask[crop]].mean()) < float(_luma(full)[~mask].mean())
+        light_background = float(whole[mask].mean()) < float(whole[~mask].mean())
+        luma = whole[crop]
         luma[~mask[crop]] = 255.0 if light_background else 0.0
         gray = Image.fromarray(luma.clip(0, 255).astype(np.uint8), "L")
     else:

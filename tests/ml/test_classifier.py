@@ -67,6 +67,38 @@ def test_unsure_cuts_the_cards_familiarity_score(classifier, fashion_test):
     assert np.allclose(familiarity(logits, t, "max_probability"), classifier.predict_arrays(x).max(axis=1))
 
 
+def test_mirrored_view_only_where_the_first_view_is_undecided(classifier, fashion_test):
+    """The card's gate: images whose first view has a top-two margin under tta_gate get the mean of
+    both views, the others keep the first view; with no gate every image gets both."""
+    from dataclasses import replace
+
+    from ml.classifier import softmax, top_two_margin
+
+    x = fashion_test.images[:300]
+    gate = classifier.card.tta_gate
+    assert gate is not None and 0 < gate < 1
+    plain, flipped = classifier.view_logits(x)
+    again = top_two_margin(softmax(plain / classifier.card.temperature)) < gate
+    assert 0 < again.sum() < len(x)  # both kinds occur among real test images
+    expected = np.where(again[:, None], (plain + flipped) / 2, plain)
+    assert np.allclose(classifier.logits(x), expected, atol=1e-5)
+    always = Classifier(replace(classifier.card, tta_gate=None), classifier._run, classifier.runtime_name)
+    assert np.allclose(always.logits(x), (plain + flipped) / 2, atol=1e-5)
+
+
+def test_tta_gate_is_the_narrowest_margin_that_keeps_validation_answers():
+    from ml.calibrate import choose_tta_gate
+
+    labels = np.array([0, 0, 1])
+    plain = np.array([[4.0, 0.0], [0.3, 0.0], [0.2, 0.0]])  # the third is wrong on its own
+    flipped = np.array([[4.0, 0.0], [0.3, 0.0], [-0.6, 0.0]])  # the mean puts it right
+    gate, share = choose_tta_gate(plain, flipped, labels, temperature=1.0, candidates=(0.05, 0.2, 0.9))
+    # margins: 0.96, 0.15, 0.10; skipping the third (gate 0.05) loses it, 0.2 keeps every answer
+    assert gate == 0.2 and share == pytest.approx(2 / 3)
+    never = choose_tta_gate(plain, flipped, labels, temperature=1.0, candidates=(0.05,))
+    assert never == (None, 1.0)
+
+
 def test_thread_safe_batches(classifier, fashion_test):
     expected = classifier.predict_arrays(fashion_test.images[:64])
     results, errors = {}, []
