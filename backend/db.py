@@ -13,7 +13,6 @@ from sqlmodel import Session, create_engine
 
 from backend.config import Settings
 
-
 SQLITE_POOL = 24
 
 
