@@ -22,6 +22,7 @@ from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddlew
 from backend.migrations import upgrade_to_head
 from backend.services.inference import InferenceEngine
 from backend.services.maintenance import sweep
+from backend.services.revisions import RevisionCache
 from backend.templating import STATIC_DIR, is_htmx
 from ml import Classifier
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.state.identity = BrowserIdentity(settings.resolved_secret())
 
     app.state.metrics = Metrics()
+    app.state.chart_cache = RevisionCache()
 
     from backend.api import health, model, predictions, seed
     from backend.web import chat as web_chat

@@ -96,3 +96,13 @@ class Feedback(SQLModel, table=True):
     owner: str = Field(max_length=80)
     correct_label: str = Field(max_length=20)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class OwnerRevision(SQLModel, table=True):
+    """A number raised in the same transaction as every change to an owner's predictions, so a
+    worker can tell in one primary-key read whether what it derived from them is still current."""
+
+    __tablename__ = "owner_revision"
+
+    owner: str = Field(primary_key=True, max_length=80)
+    revision: int = Field(default=0)

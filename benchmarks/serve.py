@@ -130,6 +130,7 @@ def seed_history(data_dir: Path, owner: str, n: int) -> None:
     from backend.config import Settings
     from backend.db import make_engine
     from backend.models import Prediction, Upload
+    from backend.services import revisions
 
     engine = make_engine(Settings(data_dir=data_dir))
     labels = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -144,6 +145,7 @@ def seed_history(data_dir: Path, owner: str, n: int) -> None:
                                    label=labels[i % 10], label_index=i % 10, confidence=0.3 + (i % 70) / 100,
                                    probs_json=json.dumps([0.1] * 10), unsure=i % 9 == 0, model_version="bench",
                                    created_at=now - timedelta(minutes=i)))
+        revisions.touch(session, owner)  # as the app's own writes do, so cached charts see the rows
         session.commit()
     engine.dispose()
 

@@ -11,7 +11,7 @@ from backend.config import Settings
 from backend.db import writer_turn
 from backend.errors import BadForm, ClosetChatError, NotFound
 from backend.models import Conversation, Feedback, Message, Prediction, Upload, utcnow
-from backend.services import assistant
+from backend.services import assistant, revisions
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
 from backend.services.predictions import prepare_files, record
@@ -205,5 +205,6 @@ def give_feedback(session: Session, owner: str, prediction_id: str, label: str) 
     session.add(Feedback(prediction_id=row.id, owner=owner, correct_label=label))
     row.corrected_label = None if label == row.label else label
     session.add(row)
+    revisions.touch(session, owner)
     session.commit()
     return row

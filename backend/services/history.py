@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from backend.config import Settings
 from backend.errors import BadForm, NotFound
 from backend.models import Feedback, Message, Prediction, Upload
-from backend.services import uploads
+from backend.services import revisions, uploads
 from ml import LABELS
 
 SORTS = {
@@ -124,6 +124,7 @@ def delete(session: Session, owner: str, ids: list[str], settings: Settings) -> 
     shas = {u.sha256 for u in gone}
     for upload in gone:
         session.delete(upload)
+    revisions.touch(session, owner)
     session.commit()
     still_used = set(session.exec(select(Upload.sha256).where(col(Upload.sha256).in_(shas))))
     for upload in gone:
@@ -140,6 +141,13 @@ class Summary:
     total: int
     class_counts: dict[str, int]
     confidence_bins: list[int]
+
+
+def cached_summary(session: Session, owner: str, filters: Filters, cache: revisions.RevisionCache) -> Summary:
+    """summary(), kept per worker until the owner's predictions change: paging, sorting and
+    reloading reuse it, and with thousands of rows it is most of the page's database time."""
+    key = (filters.label, filters.unsure, filters.corrected, filters.date_from, filters.date_to)
+    return cache.get_or_compute(session, owner, key, lambda: summary(session, owner, filters))
 
 
 def summary(session: Session, owner: str, filters: Filters) -> Summary:

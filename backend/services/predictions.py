@@ -11,7 +11,7 @@ from sqlmodel import Session
 from backend.config import Settings
 from backend.errors import ClosetChatError
 from backend.models import Prediction, Upload
-from backend.services import uploads
+from backend.services import revisions, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
 from ml import Prediction as ModelPrediction
@@ -95,4 +95,6 @@ def record(session: Session, owner: str, prepared: list[Prepared], model_version
         session.add(row)
         session.flush()
         answers.append(Answer(filename=item.filename, upload=upload, prediction=row))
+    if any(a.prediction for a in answers):
+        revisions.touch(session, owner)
     return answers

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cached_property
 
 from backend.models import Prediction
 from ml import LABELS
@@ -15,23 +17,31 @@ class PredictionView:
     label: str
     index: int
     confidence: float
-    probs: tuple[float, ...]
-    top_k: tuple[tuple[str, float], ...]
+    probs_json: str
     unsure: bool
     corrected_label: str | None
     model_version: str
     upload_id: str
     conversation_id: str | None
     created_at: object
+    k: int = 3
 
     @classmethod
     def of(cls, row: Prediction, k: int = 3) -> PredictionView:
-        probs = tuple(row.probs)
-        order = sorted(range(len(probs)), key=lambda i: -probs[i])[:k]
         return cls(
             id=row.id, filename=row.filename, label=row.label, index=row.label_index,
-            confidence=row.confidence, probs=probs,
-            top_k=tuple((LABELS[i], probs[i]) for i in order), unsure=row.unsure,
+            confidence=row.confidence, probs_json=row.probs_json, unsure=row.unsure,
             corrected_label=row.corrected_label, model_version=row.model_version,
-            upload_id=row.upload_id, conversation_id=row.conversation_id, created_at=row.created_at,
+            upload_id=row.upload_id, conversation_id=row.conversation_id, created_at=row.created_at, k=k,
         )
+
+    # parsed only when shown: a history page of fifty rows shows neither
+    @cached_property
+    def probs(self) -> tuple[float, ...]:
+        return tuple(json.loads(self.probs_json))
+
+    @cached_property
+    def top_k(self) -> tuple[tuple[str, float], ...]:
+        probs = self.probs
+        order = sorted(range(len(probs)), key=lambda i: -probs[i])[: self.k]
+        return tuple((LABELS[i], probs[i]) for i in order)

@@ -57,7 +57,7 @@ Query_ = Annotated[FilterQuery, Depends()]
 def history_page(request: Request, session: SessionDep, owner: BrowserOwner, settings: SettingsDep,
                  q: Query_, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1):
     filters = q.filters(page, settings.history_page_size)
-    charts = history.summary(session, owner, filters)
+    charts = history.cached_summary(session, owner, filters, request.app.state.chart_cache)
     result = history.search(session, owner, filters, total=charts.total)
     context = {
         "page": result, "rows": [PredictionView.of(r) for r in result.items], "filters": filters,

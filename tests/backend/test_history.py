@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session
 
 from backend.models import Prediction, Upload
+from backend.services import revisions
 from tests.conftest import csrf_of, fashion_png
 
 HX = {"HX-Request": "true"}
@@ -28,6 +29,7 @@ def _seed_rows(client, owner: str, n: int):
                              label_index=[0, 1, 8][i % 3], confidence=(i % 10) / 10 + 0.05,
                              probs_json=json.dumps([0.1] * 10), unsure=i % 4 == 0,
                              model_version="t", created_at=now - timedelta(days=i % 5)))
+        revisions.touch(s, owner)  # as every write path does: cached charts must see these rows
         s.commit()
 
 
@@ -67,6 +69,33 @@ def test_history_charts_count_the_filtered_rows(client):
     assert "Trouser 0," in bags and "Bag 40," in bags
     # Bag rows are i = 2, 5, 8, ...: confidence tenths 2, 5, 8, 1, 4, 7, 0, 3, 6, 9: four each
     assert "0–10% 4, 10–20% 4," in bags
+
+
+def test_cached_charts_follow_every_change(client, fashion_test):
+    """Charts are kept per worker until the owner's predictions change: each write the app makes
+    (a new photo, a correction, a deletion) must show on the next view, never a stale count."""
+    token = csrf_of(client)
+    cache = client.app.state.chart_cache
+
+    def totals():
+        page = client.get("/history").text
+        corrected = client.get("/history", params={"corrected": "true"}).text
+        return (re.search(r"(\d+) predictions?[;.]", page).group(1), re.search(r"(\d+) predictions?[;.]", corrected).group(1))
+
+    first = client.post("/c", data={"csrf_token": token},
+                        files={"files": ("a.png", fashion_png(fashion_test, 0), "image/png")}, follow_redirects=False)
+    conversation = first.headers["location"]
+    assert totals() == ("1", "0")
+    hits = cache.hits
+    assert totals() == ("1", "0") and cache.hits == hits + 2  # unchanged: served from the cache
+    client.post(conversation + "/messages", data={"csrf_token": token},
+                files={"files": ("b.png", fashion_png(fashion_test, 1), "image/png")})
+    assert totals() == ("2", "0")
+    ids = re.findall(r'id="row-([0-9a-f]+)"', client.get("/history").text)
+    client.post(f"/predictions/{ids[0]}/feedback", data={"csrf_token": token, "label": "Bag"})
+    assert totals() == ("2", "1")
+    client.post("/history/delete", data={"csrf_token": token, "ids": ids[:1]})
+    assert totals() == ("1", "0")
 
 
 def test_correct_in_place_and_delete_selected(client, fashion_test):
