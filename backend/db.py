@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import nullcontext
+from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -34,7 +37,9 @@ def make_engine(settings: Settings) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
-        _SQLITE_WRITERS[engine] = threading.Lock()
+        database = engine.url.database
+        on_disk = database and database != ":memory:" and not database.startswith("file::memory:")
+        _SQLITE_WRITERS[engine] = WriterLock(Path(database + ".writer-lock") if on_disk else None)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
@@ -42,13 +47,43 @@ def make_engine(settings: Settings) -> Engine:
 _SQLITE_WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+class WriterLock:
+    """One SQLite writer at a time, queued: threads of this process on a lock, worker processes on
+    an flock() of a file beside the database. Both wake the next writer the moment the previous one
+    lets go, where SQLite's own busy handler makes a waiting writer sleep and poll."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._path = path
+        self._fd: int | None = None  # opened on first use, in the worker process that uses it
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._path is not None:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
 def writer_turn(session: Session):
     """Hold this around a write transaction (first INSERT to commit).
 
     SQLite admits one writer at a time, and a writer that finds it taken polls with sleeps of up to
     100 ms, with no queue: with sixteen requests writing at once an unlucky one waited about a second
-    (chat send p99 1,020 ms). A lock per engine queues this process's writers instead; they wake as
-    soon as the previous one commits. PostgreSQL locks rows, not the file: it needs nothing.
+    (chat send p99 1,020 ms). A WriterLock per engine queues the writers of every worker instead;
+    they wake as soon as the previous one commits. PostgreSQL locks rows, not the file: it needs
+    nothing.
     """
     return _SQLITE_WRITERS.get(session.get_bind(), nullcontext())
 

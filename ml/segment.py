@@ -15,6 +15,10 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+# OpenCV's own thread pool, on arrays this small, spends more on waking threads than it saves:
+# 2.1 ms of CPU a photo against 1.25 ms on one thread, in the same wall time (measured, 2 cores)
+cv2.setNumThreads(1)
+
 BORDER = 3  # pixels of frame sampled as background
 CLUSTERS = 4
 MIN_AREA, MAX_AREA = 0.04, 0.92  # of the image; outside this the mask is not trusted
