@@ -56,6 +56,8 @@ class WriterLock:
         self._threads = threading.Lock()
         self._path = path
         self._fd: int | None = None  # opened on first use, in the worker process that uses it
+        if path is not None:
+            path.touch(exist_ok=True)  # made with the database, not by the first upload
 
     def __enter__(self) -> None:
         self._threads.acquire()
