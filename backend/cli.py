@@ -88,12 +88,20 @@ def serve(
     port: int = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (each loads the model).")] = 1,
     reload: bool = False,
+    access_log: Annotated[bool, typer.Option(help="Log a line per request.")] = True,
+    log_level: Annotated[str, typer.Option(help="critical | error | warning | info | debug")] = "info",
 ) -> None:
-    """Run the web app (uvicorn backend.main:app) with the CLOSETCHAT_* settings."""
-    import uvicorn
+    """Run the web app (uvicorn backend.main:app) with the CLOSETCHAT_* settings; several workers
+    each get their own SO_REUSEPORT socket (backend/serving.py)."""
+    options = {"proxy_headers": True, "server_header": False, "access_log": access_log, "log_level": log_level}
+    if reload:
+        import uvicorn
 
-    uvicorn.run("backend.main:app", host=host, port=port, workers=workers, reload=reload,
-                proxy_headers=True, server_header=False)
+        uvicorn.run("backend.main:app", host=host, port=port, reload=True, **options)
+        return
+    from backend import serving
+
+    serving.run(host, port, workers, **options)
 
 
 @app.command()

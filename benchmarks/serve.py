@@ -84,10 +84,12 @@ class Server:
     def __init__(self, app: str, env: dict | None = None, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
-               "--log-level", "warning", "--no-access-log"]
-        if workers > 1:
-            cmd += ["--workers", str(workers)]
+        if app == "closetchat":  # as users run it: `closetchat serve` (one SO_REUSEPORT socket a worker)
+            cmd = [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+        else:
+            cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
+                   "--log-level", "warning", "--no-access-log"]
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
 
@@ -167,10 +169,10 @@ def main() -> None:
     for name, app, env, ready in (
         ("published design (MobileNetV2 224)", "benchmarks.seed_server:app", {}, "/docs"),
         ("bare FastAPI echo (ceiling)", "benchmarks.echo_server:app", {}, "/docs"),
-        ("ClosetChat", "backend.main:app", {"CLOSETCHAT_DATA_DIR": str(tmp / "data"),
-                                            "CLOSETCHAT_SECRET_KEY": "bench"}, "/readyz"),
+        ("ClosetChat", "closetchat", {"CLOSETCHAT_DATA_DIR": str(tmp / "data"),
+                                      "CLOSETCHAT_SECRET_KEY": "bench"}, "/readyz"),
     ):
-        server = Server(app, env, workers=args.workers if app.startswith("backend") else 1)
+        server = Server(app, env, workers=args.workers if app == "closetchat" else 1)
         try:
             ready_s = server.wait_ready(ready)
             assert httpx.post(server.url + "/fashion-mnist", content=body, headers=headers).status_code == 200
@@ -178,7 +180,7 @@ def main() -> None:
                              args.duration, args.connections)
             result.update(ready_s=ready_s, rss=server.peak_rss_mb())
             rows[name] = result
-            if app.startswith("backend"):
+            if app == "closetchat":
                 client = httpx.Client(base_url=server.url)
                 page = client.get("/")
                 token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
