@@ -22,6 +22,10 @@ from backend.errors import BadForm, RequestTooLarge, TooManyFiles
 
 FIELD_LIMIT = 64 * 1024  # bytes in one text field; longer messages are refused by the caller
 FORM_OVERHEAD = 1024 * 1024
+# file bytes a form keeps in memory before the rest goes to disk: a few phone photos, and no disk
+# write at all for a photo already stored (measured: checking a photo from a file 0.47 ms of CPU,
+# from memory 0.22, plus 0.11 ms to write the file)
+SPOOL_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -58,9 +62,9 @@ class IncomingForm:
 
 
 class _Collector:
-    def __init__(self, incoming_dir: Path, max_file_bytes: int, max_files: int, in_memory: bool) -> None:
+    def __init__(self, incoming_dir: Path, max_file_bytes: int, max_files: int, memory_budget: int) -> None:
         self.form = IncomingForm()
-        self.in_memory = in_memory
+        self.memory_left = memory_budget  # file bytes this form may still keep in memory
         self.incoming_dir = incoming_dir
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
@@ -106,7 +110,7 @@ class _Collector:
             path = self.incoming_dir / f"{uuid.uuid4().hex}.part"
             self._file = IncomingFile(field=name, filename=filename, path=path)
             self.form.files.append(self._file)
-            self._handle = io.BytesIO() if self.in_memory else open(path, "wb")
+            self._handle = io.BytesIO() if self.memory_left > 0 else open(path, "wb")
         else:
             self._field_name = name
 
@@ -118,10 +122,16 @@ class _Collector:
                 if not self._file.too_large:  # stop keeping it; the rest is read and dropped
                     self._file.too_large = True
                     self._handle.close()
-                    if not self.in_memory:
-                        self._file.path.unlink(missing_ok=True)
+                    self._file.path.unlink(missing_ok=True)
                 return
             self._file._hash.update(chunk)
+            if isinstance(self._handle, io.BytesIO):
+                if len(chunk) <= self.memory_left:
+                    self.memory_left -= len(chunk)
+                else:  # over this form's memory budget: the file continues on disk
+                    self.memory_left = 0
+                    kept, self._handle = self._handle.getvalue(), open(self._file.path, "wb")
+                    self._handle.write(kept)
             self._handle.write(chunk)
         elif len(self._field_value) + len(chunk) <= FIELD_LIMIT:
             self._field_value += chunk
@@ -131,7 +141,7 @@ class _Collector:
     def on_part_end(self) -> None:
         if self._file is not None:
             if not self._file.too_large:
-                if self.in_memory:
+                if isinstance(self._handle, io.BytesIO):
                     self._file.data = self._handle.getvalue()
                 self._handle.close()
                 self._file.sha256 = self._file._hash.hexdigest()
@@ -150,12 +160,14 @@ class _Collector:
 
 
 async def read_form(
-    request: Request, incoming_dir: Path, max_file_bytes: int, max_files: int, in_memory: bool = False
+    request: Request, incoming_dir: Path, max_file_bytes: int, max_files: int, in_memory: bool = False,
+    memory_budget: int = SPOOL_BYTES,
 ) -> IncomingForm:
     """Parse a multipart body from the stream; raise a ClosetChatError on anything malformed.
 
-    in_memory keeps file bytes in memory instead of data_dir/incoming: for one-file, store-nothing
-    endpoints, where the per-file cap bounds the memory.
+    Files stay in memory while the form's file bytes fit memory_budget and continue on disk in
+    data_dir/incoming past it, so a form of phone photos costs at most that much memory. in_memory
+    keeps one whole file in memory (the per-file cap bounds it): for store-nothing endpoints.
     """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     max_total = max_files * max_file_bytes + FORM_OVERHEAD
@@ -167,7 +179,7 @@ async def read_form(
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         raise BadForm("send the image as multipart/form-data")
     incoming_dir.mkdir(parents=True, exist_ok=True)
-    collector = _Collector(incoming_dir, max_file_bytes, max_files, in_memory)
+    collector = _Collector(incoming_dir, max_file_bytes, max_files, max_file_bytes if in_memory else memory_budget)
     parser = MultipartParser(params[b"boundary"], collector.callbacks())
     received = 0
     try:

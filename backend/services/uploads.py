@@ -136,8 +136,10 @@ def place_files(checked: CheckedImage, settings: Settings) -> None:
     target = _shard(settings.uploads_dir, sha256, "")
     if target.exists():
         checked.incoming.path.unlink(missing_ok=True)
-    else:
-        _fsync_replace(checked.incoming.path, target)
+        return
+    if checked.incoming.data is not None:  # kept in memory by the form reader: write it out first
+        checked.incoming.path.write_bytes(checked.incoming.data)
+    _fsync_replace(checked.incoming.path, target)
 
 
 def add_row(session: Session, owner: str, checked: CheckedImage) -> Upload:

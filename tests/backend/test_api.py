@@ -154,3 +154,26 @@ def test_one_photo_gets_the_same_answer_on_every_route(client, classifier):
     local = classifier.predict([open_image(photo)])[0].probs
     for route in (api["probs"], seed):
         assert max(abs(a - b) for a, b in zip(route, local, strict=True)) < 1e-6  # the API rounds to 6 places
+
+
+def test_files_past_the_forms_memory_budget_continue_on_disk_and_arrive_whole(client, settings):
+    """A form keeps its first megabyte of files in memory and spools the rest to incoming/: both
+    kinds are stored byte for byte, and incoming/ is empty afterwards."""
+    import numpy as np
+    from PIL import Image
+
+    from backend.services.multipart import SPOOL_BYTES
+
+    noise = np.random.default_rng(0).integers(0, 256, (420, 420, 3), dtype=np.uint8)
+    photos = []
+    for i in range(3):
+        buffer = io.BytesIO()
+        Image.fromarray(np.roll(noise, i, axis=0)).save(buffer, "PNG")
+        photos.append(buffer.getvalue())
+    assert sum(map(len, photos[:2])) > SPOOL_BYTES > len(photos[0])  # the second one spills
+    r = client.post("/api/v1/predictions", files=[("files", (f"{i}.png", p, "image/png")) for i, p in enumerate(photos)])
+    assert r.status_code == 200, r.text
+    results = r.json()["results"]
+    for photo, entry in zip(photos, results, strict=True):
+        assert client.get(f"/api/v1/predictions/{entry['id']}/image").content == photo
+    assert list(settings.incoming_dir.iterdir()) == []
