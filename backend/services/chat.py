@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete as sa_delete
+from sqlalchemy import insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from backend.config import Settings
@@ -14,7 +16,7 @@ from backend.models import Conversation, Feedback, Message, Prediction, Upload, 
 from backend.services import assistant, revisions
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
-from backend.services.predictions import prepare_files, record
+from backend.services.predictions import build_rows, prepare_files, row_values, write_rows
 from backend.services.views import PredictionView
 from ml import LABELS
 
@@ -119,9 +121,9 @@ def last_prediction(session: Session, conversation: Conversation) -> PredictionV
     return PredictionView.of(row) if row else None
 
 
-def _auto_title(conversation: Conversation, first_words: str) -> None:
-    if conversation.title == "New chat" and first_words:
-        conversation.title = first_words[:TITLE_MAX]
+def _auto_title(title: str, first_words: str) -> str:
+    """A new conversation is named after what was first sent in it."""
+    return first_words[:TITLE_MAX] if title == "New chat" and first_words else title
 
 
 def send(
@@ -150,45 +152,54 @@ def send(
     was_on_top = not is_new and latest_conversation_id(session, owner) == conversation.id
     prepared = prepare_files(files, settings, engine)  # the slow part, before any write
     title_before = conversation.title
-    with writer_turn(session):  # first INSERT to commit: one writer at a time (SQLite)
+    # every row is made before the write turn: under load the turn is what all workers queue for
+    answers = build_rows(owner, prepared, engine.classifier.version, conversation.id)
+    for answer in answers:
+        if answer.error is not None:
+            result.errors.append(answer.error)
+            result.bubbles.append(Bubble(role="assistant", kind="error", text=answer.error.message))
+            continue
+        view = PredictionView.of(answer.prediction)
+        user = Message(conversation_id=conversation.id, role="user", kind="image", upload_id=answer.upload.id)
+        reply = Message(conversation_id=conversation.id, role="assistant", kind="prediction",
+                        prediction_id=answer.prediction.id)
+        new_rows.append((user, Bubble(role="user", kind="image", upload=answer.upload)))
+        new_rows.append((reply, Bubble(role="assistant", kind="prediction", prediction=view)))
+        result.stored += 1
+    if text:
+        latest = next((b.prediction for _, b in reversed(new_rows) if b.prediction), None)
+        answer_text = assistant.reply(text, latest or last_prediction(session, conversation))
+        new_rows.append((Message(conversation_id=conversation.id, role="assistant", kind="text", text=answer_text),
+                         Bubble(role="assistant", kind="text", text=answer_text)))
+        result.stored += 1
+    if not new_rows:
+        return result
+    stored_answers = [a for a in answers if a.prediction]
+    if stored_answers:
+        first = stored_answers[0].prediction.label
+        more = f" and {len(stored_answers) - 1} more" if len(stored_answers) > 1 else ""
+        title = _auto_title(conversation.title, first + more)
+    else:
+        title = _auto_title(conversation.title, text)
+    now = utcnow()
+    messages = [msg for msg, _ in new_rows]
+    with writer_turn(session):  # first write to commit: one writer at a time (SQLite)
+        # the conversation (new, or its title and time) before the rows that point at it
         if is_new:
-            session.add(conversation)
-            session.flush()  # the rows below reference it
-        answers = record(session, owner, prepared, engine.classifier.version, conversation.id)
-        for answer in answers:
-            if answer.error is not None:
-                result.errors.append(answer.error)
-                result.bubbles.append(Bubble(role="assistant", kind="error", text=answer.error.message))
-                continue
-            view = PredictionView.of(answer.prediction)
-            user = Message(conversation_id=conversation.id, role="user", kind="image", upload_id=answer.upload.id)
-            reply = Message(conversation_id=conversation.id, role="assistant", kind="prediction",
-                            prediction_id=answer.prediction.id)
-            new_rows.append((user, Bubble(role="user", kind="image", upload=answer.upload)))
-            new_rows.append((reply, Bubble(role="assistant", kind="prediction", prediction=view)))
-            result.stored += 1
-        if text:
-            latest = next((b.prediction for _, b in reversed(new_rows) if b.prediction), None)
-            answer_text = assistant.reply(text, latest or last_prediction(session, conversation))
-            new_rows.append((Message(conversation_id=conversation.id, role="assistant", kind="text", text=answer_text),
-                             Bubble(role="assistant", kind="text", text=answer_text)))
-            result.stored += 1
-        if not new_rows:
-            session.rollback()  # a new conversation's row, flushed above, goes too
-            return result
-        stored_answers = [a for a in answers if a.prediction]
-        if stored_answers:
-            first = stored_answers[0].prediction.label
-            more = f" and {len(stored_answers) - 1} more" if len(stored_answers) > 1 else ""
-            _auto_title(conversation, first + more)
+            conversation.title, conversation.updated_at = title, now
+            session.execute(insert(Conversation), [row_values(conversation)])
         else:
-            _auto_title(conversation, text)
-        conversation.updated_at = utcnow()
-        session.add(conversation)
-        session.flush()  # uploads and predictions exist before messages point at them
-        for msg, _ in new_rows:
-            session.add(msg)
+            session.execute(update(Conversation).where(col(Conversation.id) == conversation.id)
+                            .values(title=title, updated_at=now))
+        write_rows(session, owner, answers)
+        ids = session.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True),
+                              [row_values(m) for m in messages]).scalars().all()
         session.commit()
+    if not is_new:  # what was written, without marking the loaded row changed
+        set_committed_value(conversation, "title", title)
+        set_committed_value(conversation, "updated_at", now)
+    for msg, new_id in zip(messages, ids, strict=True):
+        msg.id = new_id
     result.sidebar_changed = not was_on_top or conversation.title != title_before
     for msg, bubble in new_rows:
         bubble.id, bubble.created_at = msg.id, msg.created_at

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from sqlmodel import Session
+from sqlalchemy import insert
+from sqlmodel import Session, SQLModel
 
 from backend.config import Settings
 from backend.errors import ClosetChatError
@@ -71,15 +72,15 @@ def prepare_files(files: list[IncomingFile], settings: Settings, engine: Inferen
     return prepared
 
 
-def record(session: Session, owner: str, prepared: list[Prepared], model_version: str,
-           conversation_id: str | None = None) -> list[Answer]:
-    """Add the Upload and Prediction rows for prepared files (the caller commits)."""
+def build_rows(owner: str, prepared: list[Prepared], model_version: str,
+               conversation_id: str | None = None) -> list[Answer]:
+    """The Upload and Prediction rows for prepared files, made (ids included) but not written."""
     answers = []
     for item in prepared:
         if item.error is not None:
             answers.append(Answer(filename=item.filename, error=item.error))
             continue
-        upload = uploads.add_row(session, owner, item.checked)
+        upload = uploads.new_row(owner, item.checked)
         row = Prediction(
             owner=owner,
             upload_id=upload.id,
@@ -92,9 +93,31 @@ def record(session: Session, owner: str, prepared: list[Prepared], model_version
             unsure=item.result.unsure,
             model_version=model_version,
         )
-        session.add(row)
-        session.flush()
         answers.append(Answer(filename=item.filename, upload=upload, prediction=row))
-    if any(a.prediction for a in answers):
-        revisions.touch(session, owner)
+    return answers
+
+
+def row_values(row: SQLModel) -> dict:
+    """A row's column values for a Core INSERT (an autoincrement id left to the database)."""
+    return {c.name: getattr(row, c.name) for c in row.__table__.columns
+            if not (c.primary_key and getattr(row, c.name) is None)}
+
+
+def write_rows(session: Session, owner: str, answers: list[Answer]) -> None:
+    """INSERT the answers' uploads, then their predictions, as two statements however many files
+    (the caller holds the write turn and commits). Core inserts: the ORM's unit of work cost more
+    than the writes themselves, inside the turn every worker queues for."""
+    stored = [a for a in answers if a.prediction is not None]
+    if not stored:
+        return
+    session.execute(insert(Upload), [row_values(a.upload) for a in stored])
+    session.execute(insert(Prediction), [row_values(a.prediction) for a in stored])
+    revisions.touch(session, owner)
+
+
+def record(session: Session, owner: str, prepared: list[Prepared], model_version: str,
+           conversation_id: str | None = None) -> list[Answer]:
+    """Make and write the rows for prepared files (the caller holds the write turn and commits)."""
+    answers = build_rows(owner, prepared, model_version, conversation_id)
+    write_rows(session, owner, answers)
     return answers

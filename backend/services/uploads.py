@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
-from sqlmodel import Session
 
 from backend.config import Settings
 from backend.errors import BrokenImage, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
@@ -142,10 +141,10 @@ def place_files(checked: CheckedImage, settings: Settings) -> None:
     _fsync_replace(checked.incoming.path, target)
 
 
-def add_row(session: Session, owner: str, checked: CheckedImage) -> Upload:
-    """The Upload row for files already placed (the caller commits)."""
+def new_row(owner: str, checked: CheckedImage) -> Upload:
+    """The Upload row for files already placed, not yet written."""
     incoming = checked.incoming
-    upload = Upload(
+    return Upload(
         owner=owner,
         sha256=incoming.sha256,
         filename=clean_filename(incoming.filename),
@@ -154,6 +153,3 @@ def add_row(session: Session, owner: str, checked: CheckedImage) -> Upload:
         width=checked.width,
         height=checked.height,
     )
-    session.add(upload)
-    session.flush()  # no ORM relationships, so order the inserts by hand
-    return upload
