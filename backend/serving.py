@@ -5,7 +5,7 @@ in one wake-up: the first worker to wake takes a burst of clients and keeps them
 wrk (16 connections, 2 workers): in some runs one worker served all 16 and the other none, so the
 app used 1.4 of the 2 cores. Here each worker binds its own SO_REUSEPORT socket and Linux hashes
 each new connection to one of them. A worker that dies is started again, as uvicorn's supervisor
-does; SIGINT/SIGTERM stop them all.
+does (one that keeps dying at start, ever more slowly: 1, 2, 4 ... 30 s); SIGINT/SIGTERM stop them all.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import time
 import uvicorn
 
 APP = "backend.main:app"
+QUICK_DEATH_S = 10.0  # a worker gone this soon after starting failed to start
+RETRY_MAX_S = 30.0
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -56,12 +58,22 @@ def run(host: str, port: int, workers: int, **options) -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     processes = [start() for _ in range(workers)]
+    started = [time.monotonic()] * workers
+    backoff = [0.0] * workers  # a worker that keeps dying at start is retried ever more slowly
+    retry_at: list[float | None] = [None] * workers
     try:
         while not stopping:
             time.sleep(0.5)
             for i, process in enumerate(processes):
-                if not process.is_alive() and not stopping:
-                    processes[i] = start()
+                if process.is_alive() or stopping:
+                    continue
+                now = time.monotonic()
+                if retry_at[i] is None:  # found dead just now
+                    quick = now - started[i] < QUICK_DEATH_S
+                    backoff[i] = min(RETRY_MAX_S, backoff[i] * 2 or 1.0) if quick else 0.0
+                    retry_at[i] = now + backoff[i]
+                if now >= retry_at[i]:
+                    processes[i], started[i], retry_at[i] = start(), now, None
     finally:
         for process in processes:
             process.terminate()  # SIGTERM: uvicorn finishes the requests in flight

@@ -154,6 +154,30 @@ def send(
     title_before = conversation.title
     # every row is made before the write turn: under load the turn is what all workers queue for
     answers = build_rows(owner, prepared, engine.classifier.version, conversation.id)
+    new_rows += _answer_rows(conversation, answers, result)
+    if text:
+        latest = next((b.prediction for _, b in reversed(new_rows) if b.prediction), None)
+        answer_text = assistant.reply(text, latest or last_prediction(session, conversation))
+        new_rows.append((Message(conversation_id=conversation.id, role="assistant", kind="text", text=answer_text),
+                         Bubble(role="assistant", kind="text", text=answer_text)))
+        result.stored += 1
+    if not new_rows:
+        return result
+    stored = [a for a in answers if a.prediction]
+    more = f" and {len(stored) - 1} more" if len(stored) > 1 else ""
+    title = _auto_title(conversation.title, stored[0].prediction.label + more if stored else text)
+    _write(session, owner, conversation, is_new, title, answers, [msg for msg, _ in new_rows])
+    result.sidebar_changed = not was_on_top or conversation.title != title_before
+    for msg, bubble in new_rows:
+        bubble.id, bubble.created_at = msg.id, msg.created_at
+    result.bubbles = [b for _, b in new_rows] + [b for b in result.bubbles if b.kind == "error"]
+    return result
+
+
+def _answer_rows(conversation: Conversation, answers, result: SendResult) -> list[tuple[Message, Bubble]]:
+    """The user's photo and the assistant's answer, a message and a bubble each, for every stored
+    answer; an error bubble (never stored) for every refused file."""
+    rows = []
     for answer in answers:
         if answer.error is not None:
             result.errors.append(answer.error)
@@ -163,28 +187,18 @@ def send(
         user = Message(conversation_id=conversation.id, role="user", kind="image", upload_id=answer.upload.id)
         reply = Message(conversation_id=conversation.id, role="assistant", kind="prediction",
                         prediction_id=answer.prediction.id)
-        new_rows.append((user, Bubble(role="user", kind="image", upload=answer.upload)))
-        new_rows.append((reply, Bubble(role="assistant", kind="prediction", prediction=view)))
+        rows.append((user, Bubble(role="user", kind="image", upload=answer.upload)))
+        rows.append((reply, Bubble(role="assistant", kind="prediction", prediction=view)))
         result.stored += 1
-    if text:
-        latest = next((b.prediction for _, b in reversed(new_rows) if b.prediction), None)
-        answer_text = assistant.reply(text, latest or last_prediction(session, conversation))
-        new_rows.append((Message(conversation_id=conversation.id, role="assistant", kind="text", text=answer_text),
-                         Bubble(role="assistant", kind="text", text=answer_text)))
-        result.stored += 1
-    if not new_rows:
-        return result
-    stored_answers = [a for a in answers if a.prediction]
-    if stored_answers:
-        first = stored_answers[0].prediction.label
-        more = f" and {len(stored_answers) - 1} more" if len(stored_answers) > 1 else ""
-        title = _auto_title(conversation.title, first + more)
-    else:
-        title = _auto_title(conversation.title, text)
+    return rows
+
+
+def _write(session: Session, owner: str, conversation: Conversation, is_new: bool, title: str, answers,
+           messages: list[Message]) -> None:
+    """One short transaction in the write turn: the conversation (new, or its title and time) before
+    the rows that point at it, the uploads and predictions, the messages (their ids read back)."""
     now = utcnow()
-    messages = [msg for msg, _ in new_rows]
     with writer_turn(session):  # first write to commit: one writer at a time (SQLite)
-        # the conversation (new, or its title and time) before the rows that point at it
         if is_new:
             conversation.title, conversation.updated_at = title, now
             session.execute(insert(Conversation), [row_values(conversation)])
@@ -200,11 +214,6 @@ def send(
         set_committed_value(conversation, "updated_at", now)
     for msg, new_id in zip(messages, ids, strict=True):
         msg.id = new_id
-    result.sidebar_changed = not was_on_top or conversation.title != title_before
-    for msg, bubble in new_rows:
-        bubble.id, bubble.created_at = msg.id, msg.created_at
-    result.bubbles = [b for _, b in new_rows] + [b for b in result.bubbles if b.kind == "error"]
-    return result
 
 
 def give_feedback(session: Session, owner: str, prediction_id: str, label: str) -> Prediction:
