@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ml.classifier import softmax, top_two_margin
+
 
 def _nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
     z = logits / temperature
@@ -49,11 +51,7 @@ def choose_tta_gate(plain: np.ndarray, flipped: np.ndarray, labels: np.ndarray, 
     Flip averaging doubles the forward pass but only changes answers the first view was unsure of."""
     averaged = (plain + flipped) / 2
     full = int((averaged.argmax(1) == labels).sum())
-    z = plain / temperature
-    probs = np.exp(z - z.max(axis=1, keepdims=True))
-    probs /= probs.sum(axis=1, keepdims=True)
-    top = np.sort(probs, axis=1)
-    margin = top[:, -1] - top[:, -2]
+    margin = top_two_margin(softmax(plain / temperature))  # the measure Classifier.logits gates on
     for gate in sorted(candidates):
         again = margin < gate
         answers = np.where(again[:, None], averaged, plain).argmax(1)

@@ -22,7 +22,8 @@ router = APIRouter(tags=["seed-compatible"])
 @router.post("/fashion-mnist", response_model=SeedPrediction, summary="Classify one image (seed API)",
              openapi_extra=multipart_body("file", many=False), responses=ERRORS)
 async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineDep):
-    form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, 1, in_memory=True)
+    form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, 1,
+                           memory_budget=settings.max_upload_bytes)
     try:
         files = [f for f in form.files if f.field == "file"]
         if not files:

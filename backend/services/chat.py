@@ -12,11 +12,11 @@ from sqlmodel import Session, col, select
 from backend.config import Settings
 from backend.db import writer_turn
 from backend.errors import BadForm, ClosetChatError, NotFound
-from backend.models import Conversation, Feedback, Message, Prediction, Upload, utcnow
+from backend.models import Conversation, Feedback, Message, Prediction, Upload, row_values, utcnow
 from backend.services import assistant, revisions
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
-from backend.services.predictions import build_rows, prepare_files, row_values, write_rows
+from backend.services.predictions import build_rows, prepare_files, write_rows
 from backend.services.views import PredictionView
 from ml import LABELS
 

@@ -36,7 +36,7 @@ class IncomingFile:
     size: int = 0
     too_large: bool = False
     sha256: str = ""
-    data: bytes | None = None  # the bytes themselves when read in memory (small single-file forms)
+    data: bytes | None = None  # the bytes themselves when kept in memory (within the form's budget)
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
     @property
@@ -160,14 +160,13 @@ class _Collector:
 
 
 async def read_form(
-    request: Request, incoming_dir: Path, max_file_bytes: int, max_files: int, in_memory: bool = False,
-    memory_budget: int = SPOOL_BYTES,
+    request: Request, incoming_dir: Path, max_file_bytes: int, max_files: int, memory_budget: int = SPOOL_BYTES,
 ) -> IncomingForm:
     """Parse a multipart body from the stream; raise a ClosetChatError on anything malformed.
 
     Files stay in memory while the form's file bytes fit memory_budget and continue on disk in
-    data_dir/incoming past it, so a form of phone photos costs at most that much memory. in_memory
-    keeps one whole file in memory (the per-file cap bounds it): for store-nothing endpoints.
+    data_dir/incoming past it, so a form of phone photos costs at most that much memory (a
+    store-nothing endpoint passes the per-file cap to keep its one file in memory whole).
     """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     max_total = max_files * max_file_bytes + FORM_OVERHEAD
@@ -179,7 +178,7 @@ async def read_form(
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         raise BadForm("send the image as multipart/form-data")
     incoming_dir.mkdir(parents=True, exist_ok=True)
-    collector = _Collector(incoming_dir, max_file_bytes, max_files, max_file_bytes if in_memory else memory_budget)
+    collector = _Collector(incoming_dir, max_file_bytes, max_files, memory_budget)
     parser = MultipartParser(params[b"boundary"], collector.callbacks())
     received = 0
     try:

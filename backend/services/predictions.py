@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import insert
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from backend.config import Settings
 from backend.errors import ClosetChatError
-from backend.models import Prediction, Upload
+from backend.models import Prediction, Upload, row_values
 from backend.services import revisions, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
@@ -95,12 +95,6 @@ def build_rows(owner: str, prepared: list[Prepared], model_version: str,
         )
         answers.append(Answer(filename=item.filename, upload=upload, prediction=row))
     return answers
-
-
-def row_values(row: SQLModel) -> dict:
-    """A row's column values for a Core INSERT (an autoincrement id left to the database)."""
-    return {c.name: getattr(row, c.name) for c in row.__table__.columns
-            if not (c.primary_key and getattr(row, c.name) is None)}
 
 
 def write_rows(session: Session, owner: str, answers: list[Answer]) -> None:
