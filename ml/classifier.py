@@ -61,7 +61,7 @@ class ModelCard:
         )
 
 
-class _TorchRuntime:
+class TorchRuntime:
     def __init__(self, weights: Path, width: int, threads: int) -> None:
         import torch
 
@@ -79,7 +79,7 @@ class _TorchRuntime:
             return self.model(self._torch.from_numpy(x)).numpy()
 
 
-class _OnnxRuntime:
+class OnnxRuntime:
     def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
 
@@ -115,8 +115,8 @@ class Classifier:
         if runtime == "auto":
             runtime = "onnx" if onnx_path.exists() and _has_onnxruntime() else "torch"
         if runtime == "onnx":
-            return cls(card, _OnnxRuntime(onnx_path, threads), "onnx")
-        return cls(card, _TorchRuntime(folder / "model.pt", card.width, threads), "torch")
+            return cls(card, OnnxRuntime(onnx_path, threads), "onnx")
+        return cls(card, TorchRuntime(folder / "model.pt", card.width, threads), "torch")
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """uint8 [N,28,28] → raw logits [N,10]. With flip averaging on, images whose first view is not

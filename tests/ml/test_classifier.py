@@ -23,10 +23,14 @@ def test_shipped_weights_reach_the_model_card_accuracy(classifier, fashion_test)
 
 
 def test_onnx_and_torch_runtimes_agree(fashion_test):
+    """The shipped ONNX graph is the int8 quantisation of model.pt: the same answers, nearly the
+    same probabilities (the card records the figures on the whole test set)."""
     onnx = Classifier.load(runtime="onnx")
     torch_clf = Classifier.load(runtime="torch")
-    x = fashion_test.images[:256]
-    assert np.abs(onnx.predict_arrays(x) - torch_clf.predict_arrays(x)).max() < 1e-4
+    x = fashion_test.images[:1000]
+    p8, p32 = onnx.predict_arrays(x), torch_clf.predict_arrays(x)
+    assert (p8.argmax(1) == p32.argmax(1)).mean() >= 0.99
+    assert np.abs(p8 - p32).sum(1).mean() / 2 < 0.01
 
 
 def test_predict_arrays_shape_and_probabilities(classifier, fashion_test):
