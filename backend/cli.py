@@ -133,7 +133,7 @@ def export(
     run_dir: Annotated[str, typer.Argument(help="A finished `closetchat train` run folder.")],
     to: Annotated[str, typer.Option(help="Where the shipped weights go.")] = "ml/weights",
 ) -> None:
-    """Ship a run: ONNX graph, calibrated temperature, unsure threshold and model card."""
+    """Ship a run: int8 ONNX graph, calibrated temperature, unsure threshold and model card."""
     import json
 
     from ml.export import export_run
