@@ -2,7 +2,7 @@
 
 Why this shape: full-resolution 3×3 convolutions are where the CPU time goes, so the first stage
 is narrow and every later stage halves the grid before widening (ResNet-9 style, as in the
-DAWNBench CIFAR-10 entries). Residual blocks at 14×14 and 3×3 give depth where it is cheap,
+DAWNBench CIFAR-10 entries). Residual blocks at 14×14, 7×7 and 3×3 give depth where it is cheap,
 global max+mean pooling keeps the features of small garments, and batch norm lets a high
 learning rate converge in tens of epochs. Width is the one knob.
 """
@@ -16,21 +16,25 @@ DEFAULT_WIDTH = 32
 ARCHITECTURE = "closetnet"
 
 
-def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-    )
+def conv_bn(c_in: int, c_out: int, relu: bool = True) -> nn.Sequential:
+    layers = [nn.Conv2d(c_in, c_out, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(c_out)]
+    return nn.Sequential(*layers, nn.ReLU(inplace=True)) if relu else nn.Sequential(*layers)
 
 
 class Residual(nn.Module):
-    """Two conv-bn-relu layers added back onto their input."""
+    """conv-bn-relu then conv-bn, added back onto the input.
+
+    The branch starts at zero (its last batch norm's scale is 0) so the block starts as the
+    identity, stable at high learning rates. No ReLU may follow that batch norm: ReLU's gradient
+    at exactly 0 is 0, so the scale and shift would never move and the branch would stay dead,
+    which is what happened to every ClosetNet trained before 2026-11-25 (their residual branches
+    output zeros; the same weights load and answer the same here).
+    """
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(conv_bn(channels, channels), conv_bn(channels, channels))
-        nn.init.zeros_(self.body[1][1].weight)  # start as identity: stable at high learning rates
+        self.body = nn.Sequential(conv_bn(channels, channels), conv_bn(channels, channels, relu=False))
+        nn.init.zeros_(self.body[1][1].weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)

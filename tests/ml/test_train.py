@@ -29,6 +29,10 @@ def test_short_training_run_learns_and_resumes(tmp_path):
     saved = json.loads((tmp_path / "run" / "result.json").read_text())
     assert saved["parameters"] == count_parameters(model) and len(saved["data_sha256"]) == 4
     assert [h["epoch"] for h in result["history"]] == [1, 2]  # epoch 1 before the pause, 2 after
+    # every residual branch learned: its last batch norm's scale left the 0 it starts at (a ReLU
+    # after that batch norm kept every branch at exactly zero in the models trained before the fix)
+    for block in (model.features[3], model.features[6], model.features[9]):
+        assert block.body[1][1].weight.abs().max() > 1e-3
 
     # a warm restart: one gentle epoch from these weights keeps (about) what they knew, far above
     # what one epoch at that learning rate reaches from scratch (checked by hand: ~0.35)
