@@ -10,7 +10,8 @@ from backend.schemas import ModelInfo
 router = APIRouter(prefix="/api/v1/model", tags=["model"])
 
 CARD_KEYS = ("version", "architecture", "parameters", "normalization", "tta", "tta_gate", "temperature",
-             "unsure_threshold", "unsure_score", "test_accuracy", "validation", "photos", "test_unsure_rate", "exported_at")
+             "unsure_threshold", "unsure_score", "test_accuracy", "validation", "photos", "test_unsure_rate",
+             "quantization", "exported_at")
 
 
 @router.get("", response_model=ModelInfo)

@@ -104,6 +104,7 @@ def test_model_health_ready_metrics(client, fashion_test, classifier):
     info = client.get("/api/v1/model").json()
     assert info["classes"][0] == "T-shirt/top" and info["version"] == classifier.version
     assert info["test_accuracy"] == classifier.card.figures["test_accuracy"]
+    assert info["card"]["quantization"]["fp32_test_accuracy"] > 0.94  # the served graph is int8; its float figure
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"
     client.post("/fashion-mnist", files={"file": ("boot.png", fashion_png(fashion_test, 0), "image/png")})
