@@ -92,4 +92,16 @@
   });
   document.addEventListener("htmx:afterSettle", scrollToEnd);
   document.addEventListener("DOMContentLoaded", scrollToEnd);
+
+  // photos get their height only when they load, after the scroll above: while the reader is at
+  // the end of the thread, keep them there (someone reading further up is left where they are)
+  let atEnd = true;
+  document.addEventListener("scroll", function (event) {
+    const t = thread();
+    if (event.target === t) atEnd = t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+  }, true);
+  document.addEventListener("load", function (event) {
+    const t = thread();
+    if (atEnd && t && event.target.tagName === "IMG" && t.contains(event.target)) scrollToEnd();
+  }, true);
 })();

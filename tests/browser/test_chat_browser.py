@@ -97,3 +97,24 @@ def test_history_correct_in_place_and_filter(server, page, fashion_test):
     page.select_option("select[name=corrected]", "true")
     expect(page.locator(".results-summary")).to_contain_text("1 prediction")
     assert "corrected=true" in page.url  # the filter is in the address, so it can be shared or reloaded
+
+
+def test_thread_stays_at_the_newest_message_as_photos_load(server, page):
+    """Photos load after the page has scrolled to the end; the thread must end up at the end
+    (the newest answer in view), not where the end was before the images had their heights."""
+    from tests.conftest import jpeg_bytes
+
+    page.goto(server + "/")
+    files = [{"name": f"tall-{i}.jpg", "mimeType": "image/jpeg",
+              "buffer": jpeg_bytes(colour=(40 + 50 * i, 60, 200 - 40 * i))} for i in range(4)]
+    page.set_input_files("#composer input[type=file][multiple]", files=files)
+    page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
+    for _ in range(2):  # as sent, then as reloaded
+        expect(page.locator(".reply")).to_have_count(4)
+        page.wait_for_function("""() => [...document.querySelectorAll('#thread img')]
+                                      .every(img => img.complete && img.naturalHeight > 0)""")
+        page.wait_for_timeout(300)
+        gap = page.evaluate("() => { const t = document.getElementById('thread');"
+                            " return t.scrollHeight - t.scrollTop - t.clientHeight; }")
+        assert gap < 5, f"thread left {gap}px above its end"
+        page.reload()
