@@ -43,3 +43,10 @@ def test_quantized_graph_keeps_the_answers(classifier, fashion_test, tmp_path):
     int8 = Classifier(classifier.card, OnnxRuntime(int8_path, 1), "onnx").predict_arrays(x)
     assert (fp32.argmax(1) == int8.argmax(1)).mean() >= 0.99
     assert abs((fp32.argmax(1) == labels).mean() - (int8.argmax(1) == labels).mean()) <= 0.005
+
+
+def test_export_ships_the_float_graph_when_int8_loses_accuracy():
+    from ml.export import MAX_QUANTIZATION_LOSS, keeps_accuracy
+
+    assert keeps_accuracy(0.9450, 0.9452) and keeps_accuracy(0.9450, 0.9450 - MAX_QUANTIZATION_LOSS)
+    assert not keeps_accuracy(0.9450, 0.9450 - MAX_QUANTIZATION_LOSS - 0.0001)
