@@ -28,8 +28,8 @@ FLOAT_OPS = ("Gemm", "MatMul")
 
 
 def calibration_sample(images: np.ndarray, count: int = CALIBRATION_IMAGES, seed: int = CALIBRATION_SEED) -> np.ndarray:
-    """A seeded subset of uint8 [N,28,28] images, plus the mirrored view of every other one (the
-    classifier runs mirrored images too, so their ranges belong in the calibration)."""
+    """A seeded subset of uint8 [N,28,28] images, every other one mirrored (the classifier runs
+    mirrored views too, so their ranges belong in the calibration)."""
     rng = np.random.default_rng(seed)
     chosen = images[np.sort(rng.choice(len(images), size=min(count, len(images)), replace=False))].copy()
     chosen[1::2] = chosen[1::2, :, ::-1]
