@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ml.labels import LABELS
-from ml.normalization import NORMALIZATIONS
+from ml.normalization import network_input
 from ml.preprocess import to_fashion_mnist
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -103,7 +103,6 @@ class Classifier:
         self.version = card.version
         self.runtime_name = name
         self._run = runtime
-        self._mean, self._std = NORMALIZATIONS[card.normalization]
         self._lock = threading.Lock()  # the torch runtime shares one module between threads
 
     @classmethod
@@ -148,7 +147,7 @@ class Classifier:
     def _normalized(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 3 or x.shape[1:] != (28, 28):
             raise ValueError(f"expected uint8 [N,28,28], got {x.dtype} {list(x.shape)}")
-        return np.ascontiguousarray(((x.astype(np.float32) / 255.0 - self._mean) / self._std)[:, None])
+        return network_input(x, self.card.normalization)
 
     def _infer(self, batch: np.ndarray) -> np.ndarray:
         if self.runtime_name == "torch":

@@ -19,7 +19,7 @@ from ml.calibrate import choose_tta_gate, expected_calibration_error, fit_temper
 from ml.classifier import Classifier, ModelCard, OnnxRuntime, softmax
 from ml.evaluate import evaluate_test_set
 from ml.model import build_model
-from ml.normalization import normalize
+from ml.normalization import network_input
 from ml.photo_eval import choose_unsure_threshold, photo_arrays, score_photos
 from ml.quantize import calibration_sample, quantize_onnx
 from ml.train import load_weights
@@ -152,9 +152,8 @@ def _ship_graph(fp32_onnx: Path, served: Path, fit: data.Split, val: data.Split,
     """Quantise, then serve the int8 graph unless it loses more than MAX_QUANTIZATION_LOSS of
     single-view validation accuracy against the float graph (then the float graph ships)."""
     int8_onnx = fp32_onnx.with_name("model-int8.onnx")
-    sample = normalize(calibration_sample(fit.images).astype(np.float32) / 255.0, normalization)
-    info = quantize_onnx(fp32_onnx, int8_onnx, np.ascontiguousarray(sample[:, None]))
-    x = np.ascontiguousarray(normalize(val.images.astype(np.float32) / 255.0, normalization)[:, None])
+    info = quantize_onnx(fp32_onnx, int8_onnx, network_input(calibration_sample(fit.images), normalization))
+    x = network_input(val.images, normalization)
     accuracy = {name: round(float((OnnxRuntime(path, 2)(x).argmax(1) == val.labels).mean()), 5)
                 for name, path in (("float", fp32_onnx), ("int8", int8_onnx))}
     choice = "int8" if keeps_accuracy(accuracy["float"], accuracy["int8"]) else "float"

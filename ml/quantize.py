@@ -40,7 +40,6 @@ def quantize_onnx(fp32_path: Path, out_path: Path, normalized: np.ndarray) -> di
     """Write an int8 (QDQ) copy of fp32_path, calibrated on normalized float32 [N,1,28,28] inputs.
     Returns what the model card records about it."""
     import onnx
-    import onnxruntime as ort
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -49,8 +48,6 @@ def quantize_onnx(fp32_path: Path, out_path: Path, normalized: np.ndarray) -> di
         quantize_static,
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    input_name = ort.InferenceSession(str(fp32_path), providers=["CPUExecutionProvider"]).get_inputs()[0].name
 
     class Batches(CalibrationDataReader):
         def __init__(self) -> None:
@@ -66,7 +63,9 @@ def quantize_onnx(fp32_path: Path, out_path: Path, normalized: np.ndarray) -> di
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32_path), str(prepared))
-        head = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type in FLOAT_OPS]
+        graph = onnx.load(str(prepared)).graph
+        input_name = graph.input[0].name
+        head = [node.name for node in graph.node if node.op_type in FLOAT_OPS]
         quantize_static(str(prepared), str(out_path), Batches(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=head,

@@ -7,7 +7,7 @@ from onnx import numpy_helper
 from ml import data
 from ml.classifier import WEIGHTS_DIR, Classifier, OnnxRuntime
 from ml.export import export_onnx, load_torch_model
-from ml.normalization import normalize
+from ml.normalization import network_input
 from ml.quantize import calibration_sample, quantize_onnx
 
 
@@ -23,9 +23,8 @@ def test_quantized_graph_keeps_the_answers(classifier, fashion_test, tmp_path):
     fp32_path, int8_path = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
     export_onnx(load_torch_model(WEIGHTS_DIR / "model.pt", classifier.card.width), fp32_path)
     train = data.load_split("train")
-    sample = normalize(calibration_sample(train.images, count=256).astype(np.float32) / 255.0,
-                       classifier.card.normalization)
-    info = quantize_onnx(fp32_path, int8_path, np.ascontiguousarray(sample[:, None]))
+    sample = network_input(calibration_sample(train.images, count=256), classifier.card.normalization)
+    info = quantize_onnx(fp32_path, int8_path, sample)
     assert info["calibration_images"] == 256
 
     graph = onnx.load(str(int8_path)).graph
