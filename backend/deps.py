@@ -28,7 +28,7 @@ def get_engine(request: Request) -> InferenceEngine:
 
 
 def get_browser_owner(request: Request) -> str:
-    return browser_owner(request.state.browser_id)
+    return browser_owner(request.state.browser.value)
 
 
 def get_api_owner(request: Request) -> str:
@@ -48,13 +48,13 @@ def get_api_owner(request: Request) -> str:
 
 def csrf_token(request: Request) -> str:
     identity: BrowserIdentity = request.app.state.identity
-    return identity.csrf_token(request.state.browser_id)
+    return identity.csrf_token(request.state.browser.value)
 
 
 def check_csrf(request: Request, token: str | None) -> None:
     identity: BrowserIdentity = request.app.state.identity
     token = request.headers.get("x-csrf-token") or token
-    if not identity.csrf_ok(request.state.browser_id, token):
+    if not identity.csrf_ok(request.state.browser.value, token):
         raise CsrfFailed("this form has expired; reload the page and try again")
 
 

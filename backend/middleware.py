@@ -23,8 +23,38 @@ SECURITY_HEADERS = [
 ]
 
 
+class BrowserId:
+    """The browser's id, read from its cookie (or made, and then sent back as a cookie) only when a
+    route asks for it: API calls, static files and health checks neither parse nor get a cookie."""
+
+    def __init__(self, identity: BrowserIdentity, cookie_header: str | None) -> None:
+        self._identity = identity
+        self._cookie_header = cookie_header
+        self._value: str | None = None
+        self.issued = False
+
+    @property
+    def value(self) -> str:
+        if self._value is None:
+            self._value = self._identity.verify(_cookie_value(self._cookie_header))
+            if self._value is None:
+                self._value, self.issued = self._identity.new_id(), True
+        return self._value
+
+
+def _cookie_value(header: str | None) -> str | None:
+    if not header:
+        return None
+    jar = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:
+        return None
+    return jar[COOKIE_NAME].value if COOKIE_NAME in jar else None
+
+
 class BrowserIdentityMiddleware:
-    """Gives every browser a signed random id cookie; request.state.browser_id holds it."""
+    """Gives every browser a signed random id cookie; request.state.browser.value holds the id."""
 
     def __init__(self, app, identity: BrowserIdentity, secure: bool = False) -> None:
         self.app = app
@@ -34,28 +64,16 @@ class BrowserIdentityMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        cookie_value = None
-        for name, value in scope["headers"]:
-            if name == b"cookie":
-                jar = SimpleCookie()
-                try:
-                    jar.load(value.decode("latin-1"))
-                except Exception:
-                    continue
-                if COOKIE_NAME in jar:
-                    cookie_value = jar[COOKIE_NAME].value
-        browser_id = self.identity.verify(cookie_value)
-        issue = browser_id is None
-        if issue:
-            browser_id = self.identity.new_id()
-        scope.setdefault("state", {})["browser_id"] = browser_id
+        cookies = [value.decode("latin-1") for name, value in scope["headers"] if name == b"cookie"]
+        browser = BrowserId(self.identity, "; ".join(cookies))  # HTTP/2 may split the header
+        scope.setdefault("state", {})["browser"] = browser
 
         async def send_with_cookie(message):
-            if issue and message["type"] == "http.response.start":
+            if browser.issued and message["type"] == "http.response.start":
                 attrs = f"; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
                 if self.secure:
                     attrs += "; Secure"
-                header = f"{COOKIE_NAME}={self.identity.sign(browser_id)}{attrs}".encode()
+                header = f"{COOKIE_NAME}={self.identity.sign(browser.value)}{attrs}".encode()
                 message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", header)]}
             await send(message)
 

@@ -89,7 +89,8 @@ def open_image(
 
 
 def flatten_to_rgb(img: Image.Image) -> Image.Image:
-    """Any mode → RGB; transparency composited onto white (cut-outs are product shots on white)."""
+    """Any mode → RGB; transparency composited onto white (cut-outs are product shots on white).
+    An RGB image is returned as it is, not copied."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
         top = arr.max() if arr.max() > 255 else 255.0
@@ -104,7 +105,7 @@ def flatten_to_rgb(img: Image.Image) -> Image.Image:
         img = img.convert("RGBA")
         background = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, img)
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")
 
 
 def is_fashion_mnist_form(img: Image.Image) -> bool:
@@ -137,12 +138,13 @@ def to_fashion_mnist(img: Image.Image, segment: bool = True) -> np.ndarray:
     """
     if is_fashion_mnist_form(img):
         return np.asarray(img.convert("L"), dtype=np.uint8).copy()
-    img = flatten_to_rgb(img)
-    if max(img.size) > WORK_SIZE:
-        img = img.copy()
-        img.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
-    full = np.asarray(img)
-    mask = _mask_at_half_size(img, full.shape[:2]) if segment else None
+    rgb = flatten_to_rgb(img)
+    if max(rgb.size) > WORK_SIZE:
+        if rgb is img:  # never shrink the caller's image
+            rgb = rgb.copy()
+        rgb.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
+    full = np.asarray(rgb)
+    mask = _mask_at_half_size(rgb, full.shape[:2]) if segment else None
     if mask is not None:
         rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
         crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))

@@ -37,12 +37,19 @@ class IncomingFile:
     too_large: bool = False
     sha256: str = ""
     data: bytes | None = None  # the bytes themselves when kept in memory (within the form's budget)
+    on_disk: bool = False  # bytes were written to path (which cleanup then removes)
     _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
     @property
     def source(self) -> bytes | Path:
         """What to decode: the bytes in memory, else the file on disk."""
         return self.data if self.data is not None else self.path
+
+    def open_on_disk(self):
+        """The file at path, opened for writing (its folder made if it went missing)."""
+        self.on_disk = True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return open(self.path, "wb")
 
 
 @dataclass
@@ -56,9 +63,11 @@ class IncomingForm:
         return values[0] if values else default
 
     def cleanup(self) -> None:
-        """Remove whatever temp files are still in incoming/ (moved ones are gone already)."""
+        """Remove whatever temp files are still in incoming/ (moved ones are gone already); a
+        form kept in memory costs no file system call."""
         for item in self.files:
-            item.path.unlink(missing_ok=True)
+            if item.on_disk:
+                item.path.unlink(missing_ok=True)
 
 
 class _Collector:
@@ -110,7 +119,7 @@ class _Collector:
             path = self.incoming_dir / f"{uuid.uuid4().hex}.part"
             self._file = IncomingFile(field=name, filename=filename, path=path)
             self.form.files.append(self._file)
-            self._handle = io.BytesIO() if self.memory_left > 0 else open(path, "wb")
+            self._handle = io.BytesIO() if self.memory_left > 0 else self._file.open_on_disk()
         else:
             self._field_name = name
 
@@ -130,7 +139,7 @@ class _Collector:
                     self.memory_left -= len(chunk)
                 else:  # over this form's memory budget: the file continues on disk
                     self.memory_left = 0
-                    kept, self._handle = self._handle.getvalue(), open(self._file.path, "wb")
+                    kept, self._handle = self._handle.getvalue(), self._file.open_on_disk()
                     self._handle.write(kept)
             self._handle.write(chunk)
         elif len(self._field_value) + len(chunk) <= FIELD_LIMIT:
@@ -177,7 +186,6 @@ async def read_form(
         return await _read_urlencoded(request)
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         raise BadForm("send the image as multipart/form-data")
-    incoming_dir.mkdir(parents=True, exist_ok=True)
     collector = _Collector(incoming_dir, max_file_bytes, max_files, memory_budget)
     parser = MultipartParser(params[b"boundary"], collector.callbacks())
     received = 0

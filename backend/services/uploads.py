@@ -134,10 +134,12 @@ def place_files(checked: CheckedImage, settings: Settings) -> None:
     make_thumbnail(checked, _shard(settings.thumbs_dir, sha256, ".jpg"))
     target = _shard(settings.uploads_dir, sha256, "")
     if target.exists():
-        checked.incoming.path.unlink(missing_ok=True)
+        if checked.incoming.on_disk:
+            checked.incoming.path.unlink(missing_ok=True)
         return
     if checked.incoming.data is not None:  # kept in memory by the form reader: write it out first
-        checked.incoming.path.write_bytes(checked.incoming.data)
+        with checked.incoming.open_on_disk() as fh:
+            fh.write(checked.incoming.data)
     _fsync_replace(checked.incoming.path, target)
 
 

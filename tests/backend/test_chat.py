@@ -26,6 +26,16 @@ def test_home_sets_a_signed_httponly_samesite_cookie(client):
     assert 'accept="image/*"' in r.text and "capture=" in r.text and "multiple" in r.text
 
 
+
+def test_only_pages_that_need_the_browser_id_send_the_cookie(client, fashion_test):
+    """Scripts, health checks and static files get no cookie; a page gets one, once."""
+    seed = client.post("/fashion-mnist", files={"file": ("b.png", fashion_png(fashion_test, 0), "image/png")})
+    assert seed.status_code == 200 and "set-cookie" not in seed.headers
+    assert "set-cookie" not in client.get("/healthz").headers
+    assert "set-cookie" not in client.get("/static/app.js").headers
+    assert "set-cookie" in client.get("/").headers
+    assert "set-cookie" not in client.get("/").headers  # the browser sent it back
+
 def test_photo_gets_an_answer_and_survives_restart(make_client, settings, fashion_test):
     client = make_client(settings)
     token = csrf_of(client)
