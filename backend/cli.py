@@ -25,6 +25,7 @@ def train(
     normalization: Annotated[str, typer.Option(help="dataset | imagenet_gray | none")] = "dataset",
     erase_p: Annotated[float, typer.Option(help="Share of images given a random erased box.")] = 0.5,
     patience: Annotated[int, typer.Option(help="Stop after this many epochs without validation gain.")] = 8,
+    validate_from: Annotated[int, typer.Option(help="First epoch to validate (a fixed short schedule skips the rest).")] = 1,
     seed: int = 0,
     threads: int = 2,
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast (fast on AVX-512 BF16 CPUs).")] = True,

@@ -14,14 +14,16 @@ def test_shipped_architecture_is_under_two_million_parameters(classifier):
 
 def test_short_training_run_learns_and_resumes(tmp_path):
     paused = train(TrainConfig(out_dir=str(tmp_path / "run"), epochs=2, width=8, batch_size=128, lr=0.05,
-                               train_limit=3072, threads=2, stop_after=1))
+                               train_limit=3072, threads=2, stop_after=1, validate_from=2))
     assert paused["paused"] and len(paused["history"]) == 1
+    assert paused["history"][0]["val_acc"] is None  # before validate_from: not validated
     cfg = TrainConfig(out_dir=str(tmp_path / "run"), epochs=2, width=8, batch_size=128, lr=0.05,
-                      train_limit=3072, threads=2)
+                      train_limit=3072, threads=2, validate_from=2)
     result = train(cfg, resume=True)
     losses = [h["loss"] for h in result["history"]]
     assert losses[1] < losses[0], losses
     assert result["val_accuracy"] > 0.5  # far above chance (0.1) after two tiny epochs
+    assert result["best_epoch"] == 2 and result["history"][1]["val_acc"] == result["val_accuracy"]
     model = build_model(8)
     model.load_state_dict(torch.load(tmp_path / "run" / "best.pt", weights_only=True)["model"])
     state = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
