@@ -133,14 +133,18 @@ def evaluate(
 def export(
     run_dir: Annotated[str, typer.Argument(help="A finished `closetchat train` run folder.")],
     to: Annotated[str, typer.Option(help="Where the shipped weights go.")] = "ml/weights",
+    dataset_run: Annotated[str | None, typer.Option(
+        help="A Fashion-MNIST run to answer images already in the dataset's form (shipped in TO/dataset).")] = None,
 ) -> None:
     """Ship a run: int8 ONNX graph, calibrated temperature, unsure threshold and model card."""
     import json
 
     from ml.export import export_run
 
-    card = export_run(run_dir, to)
-    typer.echo(json.dumps({k: card.get(k) for k in ("version", "test_accuracy", "temperature", "unsure_threshold", "unsure_score")}))
+    card = export_run(run_dir, to, dataset_run=dataset_run)
+    typer.echo(json.dumps({k: card.get(k) for k in ("version", "test_accuracy", "photo_graph_test_accuracy",
+                                                    "dataset_graph", "temperature", "unsure_threshold",
+                                                    "unsure_score") if k in card}))
 
 
 @app.command()

@@ -99,3 +99,5 @@ class ModelInfo(BaseModel):
     unsure_score: str = Field(description="what the threshold cuts: energy (T·logsumexp(logits/T)) or max_probability")
     runtime: str
     card: dict
+    dataset_graph: dict | None = Field(None, description="the graph for images already in Fashion-MNIST form "
+                                       "(28×28 gray on dark); photos go to the main one")

@@ -2,6 +2,11 @@
 
 Two interchangeable runtimes: ONNX Runtime (the fast default, ~1 ms a photo) and PyTorch (the
 reference). Both run the same weights and agree within 1e-4; tests hold them to it.
+
+A shipment may hold two graphs: the photo graph (the folder itself, adapted to home photos) and,
+in its `dataset/` subfolder, a Fashion-MNIST graph for images already in the dataset's form (28×28,
+gray, dark background). Adapting to photos costs a model this small Fashion-MNIST accuracy, so each
+input goes to the graph made for its kind; which one is decided from the image alone.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from PIL import Image
 
 from ml.labels import LABELS
 from ml.normalization import network_input
-from ml.preprocess import to_fashion_mnist
+from ml.preprocess import is_fashion_mnist_form, to_fashion_mnist
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+DATASET_GRAPH_DIR = "dataset"  # the subfolder of a shipment with the graph for dataset-form images
 TOP_K = 3
 
 
@@ -31,6 +37,7 @@ class Prediction:
     top_k: tuple[tuple[str, float], ...]
     unsure: bool  # "this doesn't look like one of the ten garments I know"
     familiarity: float = 0.0  # the score `unsure` cuts: higher looks more like the garments trained on
+    model_version: str = ""  # the graph that answered
 
 
 @dataclass
@@ -98,24 +105,40 @@ class Classifier:
 
     labels: tuple[str, ...] = LABELS
 
-    def __init__(self, card: ModelCard, runtime, name: str) -> None:
+    def __init__(self, card: ModelCard, runtime, name: str, dataset_graph: Classifier | None = None) -> None:
         self.card = card
         self.version = card.version
         self.runtime_name = name
         self._run = runtime
         self._lock = threading.Lock()  # the torch runtime shares one module between threads
+        self.dataset_graph = dataset_graph  # answers dataset-form images when the shipment has one
 
     @classmethod
-    def load(cls, path: str | Path | None = None, runtime: str = "auto", threads: int = 1) -> Classifier:
-        """Load weights from a folder holding model.pt/model.onnx and model_card.json."""
+    def load(cls, path: str | Path | None = None, runtime: str = "auto", threads: int = 1,
+             with_dataset_graph: bool = True) -> Classifier:
+        """Load weights from a folder holding model.pt/model.onnx and model_card.json, and its
+        dataset/ graph when there is one (with_dataset_graph=False: this folder's graph alone)."""
         folder = Path(path) if path else WEIGHTS_DIR
         card = ModelCard.read(folder / "model_card.json")
         onnx_path = folder / "model.onnx"
         if runtime == "auto":
             runtime = "onnx" if onnx_path.exists() and _has_onnxruntime() else "torch"
+        dataset_graph = None
+        if with_dataset_graph and (folder / DATASET_GRAPH_DIR / "model_card.json").exists():
+            dataset_graph = cls.load(folder / DATASET_GRAPH_DIR, runtime, threads, with_dataset_graph=False)
         if runtime == "onnx":
-            return cls(card, OnnxRuntime(onnx_path, threads), "onnx")
-        return cls(card, TorchRuntime(folder / "model.pt", card.width, threads), "torch")
+            return cls(card, OnnxRuntime(onnx_path, threads), "onnx", dataset_graph)
+        return cls(card, TorchRuntime(folder / "model.pt", card.width, threads), "torch", dataset_graph)
+
+    @property
+    def for_dataset_form(self) -> Classifier:
+        """The graph that answers images already in Fashion-MNIST form."""
+        return self.dataset_graph or self
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """The graphs this classifier answers with, by the kind of input they take."""
+        return {"photos": self.version, "dataset_form": self.for_dataset_form.version}
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """uint8 [N,28,28] → raw logits [N,10]. With flip averaging on, images whose first view is not
@@ -156,7 +179,11 @@ class Classifier:
         return self._run(batch)
 
     def predict_arrays(self, x: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities [N,10] for images already in Fashion-MNIST form."""
+        """Calibrated probabilities [N,10] for images already in Fashion-MNIST form (the dataset graph's)."""
+        return self.for_dataset_form.probabilities(x)
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities [N,10] from this graph, whatever the shipment holds."""
         return softmax(self.logits(np.asarray(x, dtype=np.uint8)) / self.card.temperature)
 
     def assess(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -166,15 +193,30 @@ class Classifier:
         return softmax(logits / card.temperature), familiarity(logits, card.temperature, card.unsure_score)
 
     def predict_explained(self, x: np.ndarray) -> list[Prediction]:
-        """Images already in Fashion-MNIST form → one Prediction each."""
+        """28×28 arrays → one Prediction each, from this graph."""
         probs, familiar = self.assess(x)
         return [self.explain(p, f) for p, f in zip(probs, familiar, strict=True)]
 
+    def predict_routed(self, x: np.ndarray, dataset_form: np.ndarray) -> list[Prediction]:
+        """28×28 arrays → one Prediction each: those whose source image was already in dataset form
+        from the dataset graph, converted photos from this one (one forward pass per graph)."""
+        dataset_form = np.asarray(dataset_form, dtype=bool)
+        if self.dataset_graph is None or not dataset_form.any():
+            return self.predict_explained(x)
+        if dataset_form.all():
+            return self.dataset_graph.predict_explained(x)
+        out: list[Prediction | None] = [None] * len(x)
+        for graph, rows in ((self.dataset_graph, np.flatnonzero(dataset_form)), (self, np.flatnonzero(~dataset_form))):
+            for i, answer in zip(rows, graph.predict_explained(x[rows]), strict=True):
+                out[i] = answer
+        return out
+
     def predict(self, images: list[Image.Image]) -> list[Prediction]:
-        """Photos (any size or mode) → one Prediction each, in one batched forward pass."""
+        """Images (photos of any size or mode, or dataset-form images) → one Prediction each."""
         if not images:
             return []
-        return self.predict_explained(np.stack([to_fashion_mnist(img) for img in images]))
+        dataset_form = [is_fashion_mnist_form(img) for img in images]
+        return self.predict_routed(np.stack([to_fashion_mnist(img) for img in images]), np.array(dataset_form))
 
     def explain(self, probs: np.ndarray, familiar: float) -> Prediction:
         order = np.argsort(-probs)
@@ -188,6 +230,7 @@ class Classifier:
             top_k=tuple((self.labels[int(i)], float(probs[i])) for i in order[:TOP_K]),
             unsure=bool(familiar < self.card.unsure_threshold),
             familiarity=float(familiar),
+            model_version=self.version,
         )
 
 

@@ -1,5 +1,8 @@
 """Turn a training run into shipped weights: fp16 state dict, int8 ONNX graph, calibrated
-temperature, the photo-chosen unsure threshold, and the model card (JSON + Markdown)."""
+temperature, the photo-chosen unsure threshold, and the model card (JSON + Markdown).
+
+A shipment's main graph answers photos; a Fashion-MNIST run exported with `dataset_run` goes in its
+dataset/ subfolder and answers images already in the dataset's form (see ml.classifier)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import torch
 
 from ml import data, photos
 from ml.calibrate import choose_tta_gate, expected_calibration_error, fit_temperature
-from ml.classifier import Classifier, ModelCard, OnnxRuntime, softmax
+from ml.classifier import DATASET_GRAPH_DIR, Classifier, ModelCard, OnnxRuntime, softmax
 from ml.evaluate import evaluate_test_set
 from ml.model import build_model
 from ml.normalization import network_input
@@ -32,6 +35,9 @@ PHOTO_SUBSET_STEP = 3  # the fixed validation-photo subset the test suite re-sco
 UNSURE_SCORE = "energy"
 # how much single-view validation accuracy the int8 graph may lose before the float graph ships
 MAX_QUANTIZATION_LOSS = 0.003
+# the dataset graph's "unsure": the least familiar 2% of validation images (about what the photo
+# graph flagged of the test set when it answered those images too)
+DATASET_UNSURE_RATE = 0.02
 
 
 def load_torch_model(weights: Path, width: int) -> torch.nn.Module:
@@ -49,18 +55,24 @@ def export_onnx(model: torch.nn.Module, path: Path) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-def export_run(run_dir: str | Path, out_dir: str | Path, extra: dict | None = None) -> dict:
-    """run_dir holds model.pt + result.json from `closetchat train`; out_dir gets the shipment.
+def export_run(run_dir: str | Path, out_dir: str | Path, extra: dict | None = None,
+               dataset_run: str | Path | None = None) -> dict:
+    """run_dir holds model.pt + result.json from `closetchat train` (or adapt/blend); out_dir gets the
+    shipment. With dataset_run, that Fashion-MNIST run becomes the shipment's dataset graph first.
     Figures found beside it (runs/normalization_study.json, runs/fast_recipe.json) join the card."""
+    out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="closetchat-export-") as scratch:
-        return _export(Path(run_dir), Path(out_dir), extra, Path(scratch))
+        if dataset_run is not None:
+            shutil.rmtree(out_dir / DATASET_GRAPH_DIR, ignore_errors=True)
+            _export(Path(dataset_run), out_dir / DATASET_GRAPH_DIR, None, Path(scratch), dataset_graph=True)
+        return _export(Path(run_dir), out_dir, extra, Path(scratch))
 
 
-def _export(run_dir: Path, out_dir: Path, extra: dict | None, scratch: Path) -> dict:
+def _export(run_dir: Path, out_dir: Path, extra: dict | None, scratch: Path, dataset_graph: bool = False) -> dict:
     extra = dict(extra or {})
     for key, name in (("normalization_study", "normalization_study.json"), ("fast_recipe", "fast_recipe.json")):
         found = run_dir.parent / name
-        if found.exists() and key not in extra:
+        if found.exists() and key not in extra and not dataset_graph:  # the main card has them
             extra[key] = json.loads(found.read_text())
     previous = out_dir / "model_card.json"
     if previous.exists() and "notes" not in extra:  # a re-export keeps the notes written by hand
@@ -99,7 +111,7 @@ def _export(run_dir: Path, out_dir: Path, extra: dict | None, scratch: Path) -> 
     if card["quantization"]["served"] == "int8":
         card["version"] += "-int8"  # answers carry the name of the graph that gave them
 
-    clf = Classifier.load(out_dir, runtime="onnx")
+    clf = Classifier.load(out_dir, runtime="onnx", with_dataset_graph=False)
     val_logits = clf.logits(val.images)
     card["temperature"] = round(fit_temperature(val_logits, val.labels), 4)
     val_probs = softmax(val_logits / card["temperature"])
@@ -110,17 +122,30 @@ def _export(run_dir: Path, out_dir: Path, extra: dict | None, scratch: Path) -> 
         "ece_before": round(expected_calibration_error(softmax(val_logits), val.labels), 4),
         "ece_after": round(expected_calibration_error(val_probs, val.labels), 4),
     }
+    if dataset_graph:
+        val_familiar = clf.assess(val.images)[1]
+        card["unsure_threshold"] = round(float(np.quantile(val_familiar, DATASET_UNSURE_RATE)), 4)
+        card["unsure_chosen_on"] = (f"Fashion-MNIST validation: the least familiar {DATASET_UNSURE_RATE:.0%} "
+                                    "of its images")
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2))
 
-    clf = Classifier.load(out_dir, runtime="onnx")
-    evaluation = evaluate_test_set(clf)
+    clf = Classifier.load(out_dir, runtime="onnx", with_dataset_graph=False)
+    shipment = Classifier.load(out_dir, runtime="onnx")  # with the dataset graph, where there is one
+    evaluation = evaluate_test_set(shipment)  # the test images are in dataset form: the graph for them answers
     card["test"] = evaluation.as_dict()
     card["test_accuracy"] = round(evaluation.accuracy, 5)
+    if shipment.dataset_graph is not None:
+        own = evaluate_test_set(clf)
+        card["dataset_graph"] = {"folder": DATASET_GRAPH_DIR, "version": shipment.dataset_graph.version}
+        card["photo_graph_test_accuracy"] = round(own.accuracy, 5)
     if card["quantization"]["served"] == "int8":
         fp32 = Classifier(ModelCard.read(out_dir / "model_card.json"), OnnxRuntime(fp32_onnx, 1), "onnx")
         card["quantization"].update(_agreement(clf, fp32))
 
-    if photos.available():
+    if dataset_graph:
+        test_unsure = clf.assess(data.load_split("test").images)[1] < card["unsure_threshold"]
+        card["test_unsure_rate"] = round(float(test_unsure.mean()), 4)
+    elif photos.available():
         calibration = result.get("adaptation", {}).get("calibration_photos")
         if calibration:  # photos the adaptation never saw
             root = photos.photos_dir()
@@ -141,7 +166,8 @@ def _export(run_dir: Path, out_dir: Path, extra: dict | None, scratch: Path) -> 
             "validation_subset": {"every": PHOTO_SUBSET_STEP,
                                   **score_photos(held[step], held_probs[step], held_familiar[step], threshold).as_dict()},
         }
-        test_unsure = clf.assess(data.load_split("test").images)[1] < threshold
+        test_unsure = shipment.for_dataset_form.assess(data.load_split("test").images)[1]
+        test_unsure = test_unsure < shipment.for_dataset_form.card.unsure_threshold
         card["test_unsure_rate"] = round(float(test_unsure.mean()), 4)
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2))
     (out_dir / "model_card.md").write_text(render_card_markdown(card))
@@ -169,7 +195,7 @@ def _agreement(int8: Classifier, fp32: Classifier) -> dict:
     """How the int8 graph compares with the fp32 one it came from, on the test set (reported, not
     used to choose anything)."""
     test = data.load_split("test")
-    p8, p32 = int8.predict_arrays(test.images), fp32.predict_arrays(test.images)
+    p8, p32 = int8.probabilities(test.images), fp32.probabilities(test.images)
     return {"fp32_test_accuracy": round(float((p32.argmax(1) == test.labels).mean()), 5),
             "same_answer_as_fp32": round(float((p8.argmax(1) == p32.argmax(1)).mean()), 5),
             "mean_total_variation": round(float(np.abs(p8 - p32).sum(1).mean() / 2), 5)}
@@ -205,6 +231,20 @@ def _quantization_lines(card: dict) -> list[str]:
             f"{q['same_answer_as_fp32'] * 100:.2f}% of test images. `model.pt` keeps the float weights."]
 
 
+def _graph_line(card: dict) -> str:
+    """Which graph answered the test images: they are in dataset form, so a shipment's dataset graph."""
+    if "dataset_graph" in card:
+        return (f", answered by the dataset graph in `{card['dataset_graph']['folder']}/` "
+                f"({card['dataset_graph']['version']}), which takes every image already in Fashion-MNIST form "
+                f"(28×28, gray, dark background); this card's graph, which answers photos, gets "
+                f"{card['photo_graph_test_accuracy'] * 100:.2f}% of them.")
+    if "unsure_chosen_on" in card:
+        return (f". This is a shipment's dataset graph: it answers images already in Fashion-MNIST form; "
+                f"unsure below {card['unsure_threshold']} on the energy score ({card['unsure_chosen_on']}), "
+                f"{card['test_unsure_rate'] * 100:.1f}% of the test images.")
+    return "."
+
+
 def _training_line(t: dict) -> str:
     line = (f"- Training: {t['epochs_run']} epochs (best {t['best_epoch']}), {t['train_seconds'] / 60:.1f} min "
             f"on {t['machine']}, {t['train_images']:,} training images.")
@@ -233,7 +273,7 @@ def render_card_markdown(card: dict) -> str:
         _training_line(t),
         f"- Command: `{t['config']['command']}`",
         f"- **Test accuracy: {card['test_accuracy'] * 100:.2f}%** on the 10,000 Fashion-MNIST test images "
-        f"(seed system: 94.36%).",
+        f"(seed system: 94.36%)" + _graph_line(card),
         f"- Validation accuracy: {card['validation']['accuracy'] * 100:.2f}%; temperature "
         f"{card['temperature']} (ECE {card['validation']['ece_before']} → {card['validation']['ece_after']}).",
         "",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -136,3 +138,17 @@ def server(tmp_path_factory):
     yield base
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def two_graph_shipment(tmp_path: Path) -> Path:
+    """The shipped folder with a second graph in dataset/: the photo graph's own files under another
+    version name and temperature, so the answers show which graph gave them."""
+    from ml.classifier import DATASET_GRAPH_DIR, WEIGHTS_DIR
+
+    ship = tmp_path / "ship"
+    shutil.copytree(WEIGHTS_DIR, ship, ignore=shutil.ignore_patterns(DATASET_GRAPH_DIR))
+    shutil.copytree(WEIGHTS_DIR, ship / DATASET_GRAPH_DIR, ignore=shutil.ignore_patterns(DATASET_GRAPH_DIR))
+    card = json.loads((ship / DATASET_GRAPH_DIR / "model_card.json").read_text())
+    card.update(version="dataset-graph", temperature=card["temperature"] * 2)
+    (ship / DATASET_GRAPH_DIR / "model_card.json").write_text(json.dumps(card))
+    return ship

@@ -37,4 +37,4 @@ async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineD
         form.cleanup()
     return SeedPrediction(label=result.label, probs=list(result.probs), index=result.index,
                           confidence=result.confidence, unsure=result.unsure,
-                          model_version=engine.classifier.version)
+                          model_version=result.model_version)

@@ -24,21 +24,26 @@ class InferenceEngine:
         self.metrics = metrics
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000
-        self._queue: queue.Queue[tuple[np.ndarray, Future] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[np.ndarray, np.ndarray, Future] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name="inference-batcher", daemon=True)
         self._thread.start()
         self.batches = 0
         self.images = 0
         self.model_seconds = 0.0
 
-    def predict_arrays(self, arrays: np.ndarray) -> list[Prediction]:
-        """Blocking: uint8 [N,28,28] → N predictions, batched with whoever else is waiting."""
+    def predict_arrays(self, arrays: np.ndarray, dataset_form: np.ndarray | None = None) -> list[Prediction]:
+        """Blocking: uint8 [N,28,28] → N predictions, batched with whoever else is waiting.
+        dataset_form marks the arrays whose image came in Fashion-MNIST form (see
+        Classifier.predict_routed); by default all of them did, as for predict_arrays in ml."""
         if arrays.ndim != 3 or arrays.shape[1:] != (28, 28):
             raise ValueError(f"expected uint8 [N,28,28], got {list(arrays.shape)}")  # never poison a batch
         if len(arrays) == 0:
             return []
+        flags = np.ones(len(arrays), dtype=bool) if dataset_form is None else np.asarray(dataset_form, dtype=bool)
+        if flags.shape != (len(arrays),):
+            raise ValueError("dataset_form needs one flag per array")
         future: Future = Future()
-        self._queue.put((arrays, future))
+        self._queue.put((arrays, flags, future))
         return future.result()
 
     def close(self) -> None:
@@ -71,17 +76,18 @@ class InferenceEngine:
     def _run(self, pending: list[tuple[np.ndarray, Future]]) -> None:
         try:
             started = time.perf_counter()
-            answers = self.classifier.predict_explained(np.concatenate([arrays for arrays, _ in pending]))
+            answers = self.classifier.predict_routed(np.concatenate([arrays for arrays, _, _ in pending]),
+                                                     np.concatenate([flags for _, flags, _ in pending]))
             elapsed = time.perf_counter() - started
             self.model_seconds += elapsed
             self.batches += 1
             self.images += len(answers)
         except Exception as exc:  # hand the failure to every waiting request
-            for _, future in pending:
+            for *_, future in pending:
                 future.set_exception(exc)
             return
         offset = 0
-        for arrays, future in pending:
+        for arrays, _, future in pending:
             future.set_result(answers[offset : offset + len(arrays)])
             offset += len(arrays)
         if self.metrics is not None:

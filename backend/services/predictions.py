@@ -16,7 +16,7 @@ from backend.services import revisions, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
 from ml import Prediction as ModelPrediction
-from ml import to_fashion_mnist
+from ml import is_fashion_mnist_form, to_fashion_mnist
 
 
 @dataclass
@@ -43,7 +43,8 @@ def check_all(files: list[IncomingFile], settings: Settings) -> list[uploads.Che
 def classify(checked: list[uploads.CheckedImage], engine: InferenceEngine) -> list[ModelPrediction]:
     if not checked:
         return []
-    return engine.predict_arrays(np.stack([to_fashion_mnist(c.image) for c in checked]))
+    return engine.predict_arrays(np.stack([to_fashion_mnist(c.image) for c in checked]),
+                                 np.array([is_fashion_mnist_form(c.image) for c in checked]))
 
 
 @dataclass
@@ -91,7 +92,7 @@ def build_rows(owner: str, prepared: list[Prepared], model_version: str,
             confidence=round(item.result.confidence, 6),
             probs_json=json.dumps([round(p, 6) for p in item.result.probs]),
             unsure=item.result.unsure,
-            model_version=model_version,
+            model_version=item.result.model_version or model_version,
         )
         answers.append(Answer(filename=item.filename, upload=upload, prediction=row))
     return answers

@@ -178,3 +178,28 @@ def test_files_past_the_forms_memory_budget_continue_on_disk_and_arrive_whole(cl
     for photo, entry in zip(photos, results, strict=True):
         assert client.get(f"/api/v1/predictions/{entry['id']}/image").content == photo
     assert list(settings.incoming_dir.iterdir()) == []
+
+
+def test_each_route_answers_dataset_form_images_and_photos_with_their_own_graph(tmp_path, settings, fashion_test):
+    """With a dataset graph in the shipment, a Fashion-MNIST PNG is answered (and recorded) by it and
+    a photo by the photo graph, on the seed endpoint, the API and the chat alike."""
+    from fastapi.testclient import TestClient
+    from sqlmodel import Session, select
+
+    from backend.main import create_app
+    from backend.models import Prediction
+    from ml import Classifier
+    from tests.conftest import csrf_of, two_graph_shipment
+
+    clf = Classifier.load(two_graph_shipment(tmp_path))
+    png, photo = fashion_png(fashion_test, 0), jpeg_bytes()
+    with TestClient(create_app(settings, classifier=clf)) as client:
+        for name, data, version in (("a.png", png, "dataset-graph"), ("p.jpg", photo, clf.version)):
+            assert client.post("/fashion-mnist", files={"file": (name, data)}).json()["model_version"] == version
+        api = client.post("/api/v1/predictions", files=_files(("a.png", png), ("p.jpg", photo))).json()["results"]
+        assert [r["model_version"] for r in api] == ["dataset-graph", clf.version]
+        client.post("/c", data={"csrf_token": csrf_of(client)}, files=_files(("a.png", png), ("p.jpg", photo)))
+        with Session(client.app.state.db) as session:
+            stored = session.exec(select(Prediction.filename, Prediction.model_version)).all()
+        assert sorted(stored) == sorted([("a.png", "dataset-graph"), ("p.jpg", clf.version)] * 2)
+        assert client.get("/api/v1/model").json()["dataset_graph"]["version"] == "dataset-graph"

@@ -68,7 +68,7 @@ def test_unsure_cuts_the_cards_familiarity_score(classifier, fashion_test):
     assert np.allclose(familiarity(logits, t, classifier.card.unsure_score), expected, atol=1e-4)
     out = classifier.predict_explained(x)
     assert [p.unsure for p in out] == list(expected < classifier.card.unsure_threshold)
-    assert np.allclose(familiarity(logits, t, "max_probability"), classifier.predict_arrays(x).max(axis=1))
+    assert np.allclose(familiarity(logits, t, "max_probability"), classifier.probabilities(x).max(axis=1))
 
 
 def test_mirrored_view_only_where_the_first_view_is_undecided(classifier, fashion_test):
@@ -133,3 +133,23 @@ def test_undecodable_upload_raises_typed_error():
 def test_score_confusion_matrix():
     evaluation = score(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]))
     assert evaluation.confusion[2, 1] == 1 and evaluation.accuracy == 0.75
+
+
+def test_dataset_form_images_go_to_the_dataset_graph_and_photos_to_the_main_one(tmp_path, fashion_test):
+    from tests.conftest import jpeg_bytes, two_graph_shipment
+
+    ship = two_graph_shipment(tmp_path)
+    clf, alone = Classifier.load(ship), Classifier.load(ship, with_dataset_graph=False)
+    assert clf.dataset_graph.version == "dataset-graph" and alone.dataset_graph is None
+    assert clf.versions == {"photos": clf.version, "dataset_form": "dataset-graph"}
+    x = fashion_test.images[:6]
+    # arrays already in dataset form: the dataset graph (twice the temperature: flatter probabilities)
+    assert np.allclose(clf.predict_arrays(x), clf.dataset_graph.probabilities(x))
+    assert not np.allclose(clf.predict_arrays(x), alone.predict_arrays(x))
+    # mixed images in one call: each answered by its graph, in the order given
+    photo = open_image(jpeg_bytes(size=(300, 400)))
+    images = [Image.fromarray(x[0], "L"), photo, Image.fromarray(x[1], "L"), photo]
+    out = clf.predict(images)
+    assert [p.model_version for p in out] == ["dataset-graph", clf.version, "dataset-graph", clf.version]
+    assert out[0].probs == pytest.approx(tuple(clf.predict_arrays(x[:1])[0]), abs=1e-6)
+    assert out[1].probs == pytest.approx(alone.predict([photo])[0].probs, abs=1e-6)
