@@ -109,9 +109,14 @@ def flatten_to_rgb(img: Image.Image) -> Image.Image:
 
 
 def is_fashion_mnist_form(img: Image.Image) -> bool:
-    """28×28, grayscale, dark border: the dataset's own form, used as is."""
-    if img.size != (SIZE, SIZE) or img.mode not in ("L", "I;16", "I", "F", "1"):
+    """28×28, grayscale, dark border: the dataset's own form, used as is (a gray image saved as RGB
+    too: its three channels equal)."""
+    if img.size != (SIZE, SIZE) or img.mode not in ("L", "I;16", "I", "F", "1", "RGB"):
         return False
+    if img.mode == "RGB":
+        rgb = np.asarray(img)
+        if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 0], rgb[..., 2])):
+            return False
     arr = np.asarray(img.convert("L"), dtype=np.float32)
     border = np.concatenate([arr[0], arr[-1], arr[:, 0], arr[:, -1]])
     return float(border.mean()) < DARK_BACKGROUND

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml import UnreadableImage, open_image, to_fashion_mnist
+from ml import UnreadableImage, is_fashion_mnist_form, open_image, to_fashion_mnist
 from ml.photos import list_photos
 
 
@@ -49,6 +49,11 @@ def test_dark_background_is_not_negated():
 def test_fashion_mnist_form_is_used_unchanged(fashion_test):
     img = Image.fromarray(fashion_test.images[0], "L")
     assert np.array_equal(to_fashion_mnist(img), fashion_test.images[0])
+    as_rgb = img.convert("RGB")  # the same gray image saved with three equal channels
+    assert is_fashion_mnist_form(as_rgb) and np.array_equal(to_fashion_mnist(as_rgb), fashion_test.images[0])
+    tinted = np.asarray(as_rgb).copy()
+    tinted[..., 0] //= 2
+    assert not is_fashion_mnist_form(Image.fromarray(tinted, "RGB"))
 
 
 def test_transparency_is_composited_onto_white():
