@@ -122,9 +122,9 @@ def evaluate(
     evaluation = evaluate_test_set(clf)
     path = confusion_png(evaluation, png)
     if as_json:
-        typer.echo(json.dumps({"model_version": clf.version, **evaluation.as_dict(), "png": str(path)}))
-    else:
-        typer.echo(f"model {clf.version} ({clf.runtime_name})")
+        typer.echo(json.dumps({"model_version": clf.for_dataset_form.version, **evaluation.as_dict(), "png": str(path)}))
+    else:  # the test images are in dataset form: the shipment's graph for that form answers them
+        typer.echo(f"model {clf.for_dataset_form.version} ({clf.runtime_name})")
         typer.echo(evaluation.table())
         typer.echo(f"confusion matrix saved to {path}")
 

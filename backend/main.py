@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         model = classifier or Classifier.load(settings.model_dir, threads=settings.inference_threads)
         app.state.inference = InferenceEngine(model, settings.max_batch, settings.max_wait_ms,
                                               metrics=app.state.metrics)
-        app.state.metrics.model_info.labels(model.version, model.runtime_name).set(1)
+        for version in set(model.versions.values()):  # the photo graph and the dataset-form one
+            app.state.metrics.model_info.labels(version, model.runtime_name).set(1)
         yield
         app.state.inference.close()
         app.state.db.dispose()
