@@ -37,8 +37,8 @@ def main() -> None:
           f"({clf.card.unsure_score})")
     print(f"{'pipeline':<22}{'right':>7}  " + "  ".join(f"{f:>8}" for f in photos.FITTING)
           + f"  {'unsure hat':>10} {'unsure fit':>10} {'ms/photo':>9}")
-    for name, convert in (("app (segment+convert)", to_fashion_mnist),
-                          ("dataset conversion", lambda i: to_fashion_mnist(i, segment=False)),
+    for name, convert in (("app (dataset conv.)", to_fashion_mnist),
+                          ("segment + conversion", lambda i: to_fashion_mnist(i, segment=True)),
                           ("seed (gray+resize)", seed_conversion)):
         started = time.perf_counter()
         arrays = np.stack([convert(img) for img in images])

@@ -46,7 +46,7 @@ def test_segmentation_gives_up_on_an_empty_scene():
 
 def test_segmented_conversion_puts_the_garment_on_black():
     img, _ = _scene("floor")
-    out = to_fashion_mnist(img)
+    out = to_fashion_mnist(img, segment=True)
     assert out[0, 0] < 10 and out[:, 0].max() < 10  # the floor is gone, background black
     assert out[14, 14] > 150  # the dark garment is light after negation
 
