@@ -17,9 +17,12 @@
     form.requestSubmit();
   }
 
+  let autoScrollTop = -1; // where scrollToEnd last put the thread
   function scrollToEnd() {
     const t = thread();
-    if (t) t.scrollTop = t.scrollHeight;
+    if (!t) return;
+    t.scrollTop = t.scrollHeight;
+    autoScrollTop = t.scrollTop;
   }
 
   document.addEventListener("change", function (event) {
@@ -95,10 +98,13 @@
 
   // photos get their height only when they load, after the scroll above: while the reader is at
   // the end of the thread, keep them there (someone reading further up is left where they are)
+  // (a scroll event arrives a frame late, when more photos may have grown the thread: only a move
+  // away from where scrollToEnd put it is the reader's own)
   let atEnd = true;
   document.addEventListener("scroll", function (event) {
     const t = thread();
-    if (event.target === t) atEnd = t.scrollHeight - t.scrollTop - t.clientHeight < 80;
+    if (event.target !== t) return;
+    atEnd = t.scrollTop >= autoScrollTop - 1 || t.scrollHeight - t.scrollTop - t.clientHeight < 80;
   }, true);
   document.addEventListener("load", function (event) {
     const t = thread();
