@@ -59,7 +59,7 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
         def work():
             prepared = prepare_files(files, settings, engine)  # the slow part, before any write
             with writer_turn(session):
-                answers = record(session, owner, prepared, engine.classifier.version)
+                answers = record(session, owner, prepared)
                 if any(a.prediction for a in answers):
                     session.commit()
                 else:

@@ -153,7 +153,7 @@ def send(
     prepared = prepare_files(files, settings, engine)  # the slow part, before any write
     title_before = conversation.title
     # every row is made before the write turn: under load the turn is what all workers queue for
-    answers = build_rows(owner, prepared, engine.classifier.version, conversation.id)
+    answers = build_rows(owner, prepared, conversation.id)
     new_rows += _answer_rows(conversation, answers, result)
     if text:
         latest = next((b.prediction for _, b in reversed(new_rows) if b.prediction), None)

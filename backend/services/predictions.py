@@ -73,8 +73,7 @@ def prepare_files(files: list[IncomingFile], settings: Settings, engine: Inferen
     return prepared
 
 
-def build_rows(owner: str, prepared: list[Prepared], model_version: str,
-               conversation_id: str | None = None) -> list[Answer]:
+def build_rows(owner: str, prepared: list[Prepared], conversation_id: str | None = None) -> list[Answer]:
     """The Upload and Prediction rows for prepared files, made (ids included) but not written."""
     answers = []
     for item in prepared:
@@ -92,7 +91,7 @@ def build_rows(owner: str, prepared: list[Prepared], model_version: str,
             confidence=round(item.result.confidence, 6),
             probs_json=json.dumps([round(p, 6) for p in item.result.probs]),
             unsure=item.result.unsure,
-            model_version=item.result.model_version or model_version,
+            model_version=item.result.model_version,  # the graph that answered
         )
         answers.append(Answer(filename=item.filename, upload=upload, prediction=row))
     return answers
@@ -110,9 +109,8 @@ def write_rows(session: Session, owner: str, answers: list[Answer]) -> None:
     revisions.touch(session, owner)
 
 
-def record(session: Session, owner: str, prepared: list[Prepared], model_version: str,
-           conversation_id: str | None = None) -> list[Answer]:
+def record(session: Session, owner: str, prepared: list[Prepared], conversation_id: str | None = None) -> list[Answer]:
     """Make and write the rows for prepared files (the caller holds the write turn and commits)."""
-    answers = build_rows(owner, prepared, model_version, conversation_id)
+    answers = build_rows(owner, prepared, conversation_id)
     write_rows(session, owner, answers)
     return answers
