@@ -70,6 +70,28 @@ def adapt(
 
 
 @app.command()
+def swa(
+    base_run: Annotated[str, typer.Option(help="A finished `closetchat train` run (its best.pt starts).")] = "runs/live32",
+    out_dir: Annotated[str, typer.Option(help="Run folder: checkpoint, weights, model card.")] = "runs/swa",
+    cycles: Annotated[int, typer.Option(help="Snapshots averaged: one per cycle.")] = 12,
+    cycle_epochs: Annotated[int, typer.Option(help="Epochs per learning-rate cycle.")] = 3,
+    lr_max: float = 0.05,
+    lr_min: float = 0.0005,
+    seed: int = 0,
+    train_limit: Annotated[int, typer.Option(help="Train on a seeded subset of this size (0: all).")] = 0,
+    dataset_dir: Annotated[str | None, typer.Option(help="IDX folder; default $FASHION_MNIST_DIR.")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT_DIR/last.pt.")] = False,
+    device: Annotated[str, typer.Option(help="cpu, or cuda where a GPU is lent.")] = "cpu",
+) -> None:
+    """Average the weights of a trained run along a cyclical learning rate (SWA), then score the average."""
+    from ml.swa import SwaConfig
+    from ml.swa import swa as run_swa
+
+    fields = {f.name for f in dataclasses.fields(SwaConfig)}
+    run_swa(SwaConfig(**{k: v for k, v in locals().items() if k in fields}), resume=resume)
+
+
+@app.command()
 def blend(
     base_run: Annotated[str, typer.Argument(help="The Fashion-MNIST run.")],
     adapted_run: Annotated[str, typer.Argument(help="Its photo-adapted run.")],

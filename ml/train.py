@@ -260,29 +260,50 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
             return {"paused": True, "history": history}
 
     model.load_state_dict(load_weights(out / "best.pt"))
-    test_split = data.load_split("test", cfg.dataset_dir)
-    test_logits = predict_logits(model, test_split.images, cfg.normalization)
+    return write_run(model, out, RunSummary(cfg.width, cfg.normalization, history, best_epoch, best_acc, elapsed,
+                                            len(train_split), asdict(cfg), cfg.device, cfg.dataset_dir))
+
+
+@dataclass
+class RunSummary:
+    """What a finished run's card says about how it trained (train and swa share the card format)."""
+    width: int
+    normalization: str
+    history: list
+    best_epoch: int
+    val_accuracy: float
+    train_seconds: float
+    train_images: int
+    config: dict
+    device: str = "cpu"
+    dataset_dir: str | None = None
+
+
+def write_run(model: nn.Module, out: Path, run: RunSummary) -> dict:
+    """Score the chosen weights on the test set once, write model.pt (half precision) + result.json."""
+    test_split = data.load_split("test", run.dataset_dir)
+    test_logits = predict_logits(model, test_split.images, run.normalization)
     test_pred = test_logits.argmax(1).numpy()
     per_class = {
         LABELS[c]: round(float((test_pred[test_split.labels == c] == c).mean()), 4) for c in range(10)
     }
     result = {
         "architecture": ARCHITECTURE,
-        "width": cfg.width,
+        "width": run.width,
         "parameters": count_parameters(model),
-        "normalization": cfg.normalization,
-        "epochs_run": len(history),
-        "best_epoch": best_epoch,
-        "train_seconds": round(elapsed, 1),
-        "val_accuracy": round(best_acc, 5),
+        "normalization": run.normalization,
+        "epochs_run": len(run.history),
+        "best_epoch": run.best_epoch,
+        "train_seconds": round(run.train_seconds, 1),
+        "val_accuracy": round(run.val_accuracy, 5),
         "test_accuracy": round(float((test_pred == test_split.labels).mean()), 5),
-        "test_accuracy_no_tta": round(accuracy(model, test_split, cfg.normalization, tta=False), 5),
+        "test_accuracy_no_tta": round(accuracy(model, test_split, run.normalization, tta=False), 5),
         "test_per_class": per_class,
-        "train_images": len(train_split),
-        "data_sha256": data.checksums(cfg.dataset_dir),
-        "history": history,
-        "config": asdict(cfg),
-        "machine": machine_line(cfg.device),
+        "train_images": run.train_images,
+        "data_sha256": data.checksums(run.dataset_dir),
+        "history": run.history,
+        "config": run.config,
+        "machine": machine_line(run.device),
     }
     torch.save({k: v.cpu().half() if v.is_floating_point() else v.cpu() for k, v in model.state_dict().items()},
                out / "model.pt")
