@@ -20,14 +20,17 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=24)
     parser.add_argument("--erase-p", type=float, default=0.25, help="lighter regularisation for a short schedule")
     parser.add_argument("--validated", type=int, default=3, help="validate only the last N epochs (4.8 s each)")
+    parser.add_argument("--ema-decay", type=float, default=0.0, help="ship a moving average of the weights")
     parser.add_argument("--out", default="runs/fast_recipe.json")
     args = parser.parse_args()
     validate_from = max(1, args.epochs - args.validated + 1)
     command = (f"closetchat train --epochs {args.epochs} --width {args.width} --erase-p {args.erase_p} "
-               f"--validate-from {validate_from} --patience {args.epochs} --out-dir runs/fast")
+               f"--validate-from {validate_from} --patience {args.epochs} --out-dir runs/fast"
+               + (f" --ema-decay {args.ema_decay}" if args.ema_decay else ""))
     result = train(TrainConfig(out_dir="runs/fast", epochs=args.epochs, width=args.width, erase_p=args.erase_p,
-                               patience=args.epochs, validate_from=validate_from, command=command))
-    summary = {"command": command, "epochs": args.epochs, "width": args.width,
+                               patience=args.epochs, validate_from=validate_from, ema_decay=args.ema_decay,
+                               command=command))
+    summary = {"command": command, "epochs": args.epochs, "width": args.width, "ema_decay": args.ema_decay,
                "parameters": result["parameters"], "train_seconds": result["train_seconds"],
                "val_accuracy": result["val_accuracy"], "test_accuracy": result["test_accuracy"],
                "machine": result["machine"]}

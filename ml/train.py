@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from ml import data
@@ -47,6 +48,7 @@ class TrainConfig:
     teachers: list[str] = field(default_factory=list)  # checkpoints to distil from (their mean probs)
     distill_weight: float = 0.0  # share of the loss given to matching the teachers (0: plain labels)
     distill_temperature: float = 2.0
+    ema_decay: float = 0.0  # 0: off; else validate and ship a moving average of the weights, updated every step
     device: str = "cpu"  # "cuda" trains on a GPU where one is lent; the shipped recipe is CPU-sized
     dataset_dir: str | None = None
     command: str = field(default_factory=lambda: command_line(sys.argv))
@@ -123,9 +125,9 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
 
 
 def train_one_epoch(model, optimizer, scheduler, images: torch.Tensor, labels: torch.Tensor, cfg, generator,
-                    desc: str, teachers: list[nn.Module] = ()):
+                    desc: str, teachers: list[nn.Module] = (), ema: AveragedModel | None = None):
     """One pass over the shuffled training images (uint8, already on the device) with augmentation;
-    returns the mean loss."""
+    returns the mean loss. ema, when given, takes in the weights after every step."""
     model.train()
     criterion = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     order = torch.randperm(len(labels), generator=generator).to(cfg.device)
@@ -149,6 +151,8 @@ def train_one_epoch(model, optimizer, scheduler, images: torch.Tensor, labels: t
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
         total += loss.detach()
         if step % 20 == 0:
             bar.set_postfix(loss=f"{total.item() / (step + 1):.4f}", lr=f"{scheduler.get_last_lr()[0]:.4f}")
@@ -191,6 +195,14 @@ def save_checkpoint(path: Path, **state) -> None:
     tmp.replace(path)  # atomic: a crash mid-write never leaves a broken checkpoint
 
 
+def moving_average(model: nn.Module, decay: float) -> AveragedModel | None:
+    """An exponential moving average of the weights and batch-norm statistics (as timm's ModelEmaV2):
+    in a short schedule the average of the last few hundred steps generalises better than the last."""
+    if not decay:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
     """Train, keep the best validation checkpoint, evaluate it on test, write weights + card."""
     torch.set_num_threads(cfg.threads)
@@ -207,6 +219,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         model.load_state_dict(load_weights(cfg.init_from))
         print(f"starting from the weights in {cfg.init_from}", flush=True)
     model = model.to(cfg.device, memory_format=torch.channels_last)
+    ema = moving_average(model, cfg.ema_decay)
+    scored = ema.module if ema is not None else model  # what is validated, kept and shipped
     teachers = load_teachers(cfg.teachers, cfg.device)
     if torch.device(cfg.device).type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
@@ -223,6 +237,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         history, best_acc, best_epoch = state["history"], state["best_acc"], state["best_epoch"]
@@ -233,11 +249,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         t0 = time.perf_counter()
         loss = train_one_epoch(
             model, optimizer, scheduler, train_images, train_labels, cfg, generator,
-            f"epoch {epoch + 1}/{cfg.epochs}", teachers,
+            f"epoch {epoch + 1}/{cfg.epochs}", teachers, ema,
         )
         validate = epoch + 1 >= cfg.validate_from or epoch + 1 == cfg.epochs
         # bf16: half the fp32 cost
-        val_acc = accuracy(model, val_split, cfg.normalization, bf16=cfg.bf16) if validate else None
+        val_acc = accuracy(scored, val_split, cfg.normalization, bf16=cfg.bf16) if validate else None
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch + 1, "loss": round(loss, 5),
                         "val_acc": round(val_acc, 5) if validate else None, "elapsed_s": round(elapsed, 1)})
@@ -245,12 +261,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         print(f"epoch {epoch + 1}: loss {loss:.4f} {shown} elapsed {elapsed:.0f}s", flush=True)
         if validate and val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch + 1
-            save_checkpoint(out / "best.pt", model=model.state_dict(), epoch=epoch, val_acc=val_acc)
+            save_checkpoint(out / "best.pt", model=scored.state_dict(), epoch=epoch, val_acc=val_acc)
         save_checkpoint(
             last, model=model.state_dict(), optimizer=optimizer.state_dict(),
             scheduler=scheduler.state_dict(), generator=generator.get_state(),
             torch_rng=torch.get_rng_state(), history=history, best_acc=best_acc,
             best_epoch=best_epoch, epoch=epoch, elapsed=elapsed, config=asdict(cfg),
+            **({"ema": ema.state_dict()} if ema is not None else {}),
         )
         if validate and epoch + 1 - max(best_epoch, cfg.validate_from - 1) >= cfg.patience:
             print(f"early stop: no validation gain for {cfg.patience} epochs", flush=True)
