@@ -36,7 +36,7 @@ def train(
     init_from: Annotated[str | None, typer.Option(help="Warm restart: start from a run's best.pt.")] = None,
     teacher: Annotated[list[str] | None, typer.Option(help="Distil from this checkpoint (repeatable).")] = None,
     distill_weight: Annotated[float, typer.Option(help="Share of the loss spent matching the teachers.")] = 0.0,
-    ema_decay: Annotated[float, typer.Option(help="Ship a moving average of the weights (0: off; e.g. 0.999).")] = 0.0,
+    ema_decay: Annotated[float, typer.Option(help="Also validate a moving average of the weights, keep the better (0: off; e.g. 0.998).")] = 0.0,
     distill_temperature: float = 2.0,
     device: Annotated[str, typer.Option(help="cpu, or cuda where a GPU is lent.")] = "cpu",
 ) -> None:

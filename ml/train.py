@@ -48,7 +48,7 @@ class TrainConfig:
     teachers: list[str] = field(default_factory=list)  # checkpoints to distil from (their mean probs)
     distill_weight: float = 0.0  # share of the loss given to matching the teachers (0: plain labels)
     distill_temperature: float = 2.0
-    ema_decay: float = 0.0  # 0: off; else validate and ship a moving average of the weights, updated every step
+    ema_decay: float = 0.0  # 0: off; else also validate a moving average of the weights, keep the better
     device: str = "cpu"  # "cuda" trains on a GPU where one is lent; the shipped recipe is CPU-sized
     dataset_dir: str | None = None
     command: str = field(default_factory=lambda: command_line(sys.argv))
@@ -203,6 +203,18 @@ def moving_average(model: nn.Module, decay: float) -> AveragedModel | None:
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
+def best_of(model: nn.Module, ema: AveragedModel | None, val_split: data.Split, cfg: TrainConfig):
+    """Validation accuracy of the weights and, with a moving average, of the average too: the better
+    of the two on validation is the one kept (bf16: half the fp32 cost)."""
+    scores = {"weights": accuracy(model, val_split, cfg.normalization, bf16=cfg.bf16)}
+    if ema is None:
+        return scores["weights"], model, scores
+    scores["average"] = accuracy(ema.module, val_split, cfg.normalization, bf16=cfg.bf16)
+    if scores["average"] >= scores["weights"]:
+        return scores["average"], ema.module, scores
+    return scores["weights"], model, scores
+
+
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
     """Train, keep the best validation checkpoint, evaluate it on test, write weights + card."""
     torch.set_num_threads(cfg.threads)
@@ -220,7 +232,6 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         print(f"starting from the weights in {cfg.init_from}", flush=True)
     model = model.to(cfg.device, memory_format=torch.channels_last)
     ema = moving_average(model, cfg.ema_decay)
-    scored = ema.module if ema is not None else model  # what is validated, kept and shipped
     teachers = load_teachers(cfg.teachers, cfg.device)
     if torch.device(cfg.device).type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest kernels
@@ -252,12 +263,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
             f"epoch {epoch + 1}/{cfg.epochs}", teachers, ema,
         )
         validate = epoch + 1 >= cfg.validate_from or epoch + 1 == cfg.epochs
-        # bf16: half the fp32 cost
-        val_acc = accuracy(scored, val_split, cfg.normalization, bf16=cfg.bf16) if validate else None
+        val_acc, scored, scores = best_of(model, ema, val_split, cfg) if validate else (None, model, {})
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch + 1, "loss": round(loss, 5),
-                        "val_acc": round(val_acc, 5) if validate else None, "elapsed_s": round(elapsed, 1)})
+                        "val_acc": round(val_acc, 5) if validate else None, "elapsed_s": round(elapsed, 1),
+                        **({"val_acc_weights": round(scores["weights"], 5), "val_acc_average": round(scores["average"], 5)}
+                           if len(scores) == 2 else {})})
         shown = f"val_acc {val_acc:.4f}" if validate else "not validated"
+        shown += f" (weights {scores['weights']:.4f}, moving average {scores['average']:.4f})" if len(scores) == 2 else ""
         print(f"epoch {epoch + 1}: loss {loss:.4f} {shown} elapsed {elapsed:.0f}s", flush=True)
         if validate and val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch + 1

@@ -49,16 +49,19 @@ def test_short_training_run_learns_and_resumes(tmp_path):
     assert taught["val_accuracy"] > 0.3, taught["val_accuracy"]
     assert taught["config"]["teachers"] == [str(tmp_path / "run" / "model.pt")]
 
-    # a moving average of the weights is what gets validated and kept: best.pt holds the average
-    # of every step's weights (3072 images / 128 = 24 steps), not the last step's
+    # a moving average of the weights (of every step's: 3072 images / 128 = 24 steps) is validated
+    # beside the weights, and best.pt keeps the one that validated better
     averaged = train(TrainConfig(out_dir=str(tmp_path / "ema"), epochs=1, width=8, batch_size=128, lr=0.05,
                                  train_limit=3072, threads=2, ema_decay=0.9))
     last = torch.load(tmp_path / "ema" / "last.pt", weights_only=False)
     best = torch.load(tmp_path / "ema" / "best.pt", weights_only=True)["model"]
     assert int(last["ema"]["n_averaged"]) == 24
+    scores = averaged["history"][0]
+    assert scores["val_acc"] == max(scores["val_acc_weights"], scores["val_acc_average"])
     weight = "features.3.body.0.0.weight"
-    assert torch.equal(best[weight], last["ema"][f"module.{weight}"])
-    assert not torch.allclose(best[weight], last["model"][weight])
+    assert not torch.allclose(last["ema"][f"module.{weight}"], last["model"][weight])
+    kept = last["ema"][f"module.{weight}"] if scores["val_acc_average"] >= scores["val_acc_weights"] else last["model"][weight]
+    assert torch.equal(best[weight], kept)
     assert averaged["val_accuracy"] > 0.3, averaged["val_accuracy"]
 
 
