@@ -22,11 +22,22 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, update_bn
 
-from ml import data
 from ml.augment import random_erase, random_hflip, random_translate
 from ml.model import build_model
 from ml.normalization import normalize
-from ml.train import RunSummary, TrainConfig, accuracy, command_line, load_weights, save_checkpoint, seed_everything, sgd, train_one_epoch, write_run
+from ml.train import (
+    RunSummary,
+    TrainConfig,
+    accuracy,
+    command_line,
+    load_weights,
+    save_checkpoint,
+    seed_everything,
+    sgd,
+    train_one_epoch,
+    training_splits,
+    write_run,
+)
 
 BN_IMAGES = 16384
 
@@ -79,10 +90,7 @@ def swa(cfg: SwaConfig, resume: bool = False) -> dict:
     width, normalization = base_result["width"], base_result["normalization"]
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_split, val_split = data.train_validation_split(data.load_split("train", cfg.dataset_dir))
-    if cfg.train_limit:
-        keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(train_split))[: cfg.train_limit])
-        train_split = data.Split(train_split.images[keep], train_split.labels[keep])
+    train_split, val_split = training_splits(cfg.dataset_dir, cfg.train_limit, cfg.seed)
 
     init_from = str(base / "best.pt")
     model = build_model(width)

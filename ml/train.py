@@ -60,6 +60,15 @@ def command_line(argv: list[str]) -> str:
     return " ".join([program, *argv[1:]])
 
 
+def training_splits(dataset_dir: str | None, limit: int = 0, seed: int = 0) -> tuple[data.Split, data.Split]:
+    """The 54,000 / 6,000 split; with limit, a seeded subset of the training part (smoke tests)."""
+    train_split, val_split = data.train_validation_split(data.load_split("train", dataset_dir))
+    if limit:
+        keep = np.sort(np.random.default_rng(seed).permutation(len(train_split))[:limit])
+        train_split = data.Split(train_split.images[keep], train_split.labels[keep])
+    return train_split, val_split
+
+
 def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed)
@@ -221,10 +230,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     generator = seed_everything(cfg.seed)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    train_split, val_split = data.train_validation_split(data.load_split("train", cfg.dataset_dir))
-    if cfg.train_limit:
-        keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(train_split))[: cfg.train_limit])
-        train_split = data.Split(train_split.images[keep], train_split.labels[keep])
+    train_split, val_split = training_splits(cfg.dataset_dir, cfg.train_limit, cfg.seed)
 
     model = build_model(cfg.width)
     if cfg.init_from:
