@@ -253,10 +253,14 @@ def _training_line(t: dict) -> str:
             f"on {t['machine']}, {t['train_images']:,} training images.")
     w = t.get("warm_start")
     if w and "epochs_run" in w:
+        c = t["config"]
+        then = (f"stochastic weight averaging (`{c['command']}`): {c['cycles']} cycles of {c['cycle_epochs']} "
+                f"epochs, the learning rate falling from {c['lr_max']} to {c['lr_min']} in each, the weights at "
+                f"every cycle's end averaged and the batch-norm statistics recomputed"
+                if "cycles" in c else f"a warm restart of {t['epochs_run']} epochs with a new one-cycle schedule")
         line = (f"- Training: {w['epochs_run']} epochs from scratch ({w['train_seconds'] / 60:.0f} min, "
-                f"`{w['command']}`; test {w['test_accuracy'] * 100:.2f}%), then a warm restart of "
-                f"{t['epochs_run']} epochs with a new one-cycle schedule ({t['train_seconds'] / 60:.0f} min) on "
-                f"{t['machine']}, {t['train_images']:,} training images: "
+                f"`{w['command']}`; test {w['test_accuracy'] * 100:.2f}%), then {then} "
+                f"({t['train_seconds'] / 60:.0f} min) on {t['machine']}, {t['train_images']:,} training images: "
                 f"{(w['train_seconds'] + t['train_seconds']) / 60:.0f} min in all.")
     return line
 

@@ -144,5 +144,5 @@ def swa(cfg: SwaConfig, resume: bool = False) -> dict:
     config = {**asdict(cfg), "init_from": init_from, "epochs": cfg.cycles * cfg.cycle_epochs}
     return write_run(averaged.module, out, RunSummary(
         width, normalization, history, final["epoch"], final["val_acc"], elapsed, len(train_split), config,
-        cfg.device, cfg.dataset_dir))
+        cfg.device, cfg.dataset_dir, epochs_run=final["epoch"]))
 

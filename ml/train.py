@@ -313,6 +313,7 @@ class RunSummary:
     config: dict
     device: str = "cpu"
     dataset_dir: str | None = None
+    epochs_run: int | None = None  # when the history is not one entry per epoch (swa: one per cycle)
 
 
 def write_run(model: nn.Module, out: Path, run: RunSummary) -> dict:
@@ -328,7 +329,7 @@ def write_run(model: nn.Module, out: Path, run: RunSummary) -> dict:
         "width": run.width,
         "parameters": count_parameters(model),
         "normalization": run.normalization,
-        "epochs_run": len(run.history),
+        "epochs_run": run.epochs_run or len(run.history),
         "best_epoch": run.best_epoch,
         "train_seconds": round(run.train_seconds, 1),
         "val_accuracy": round(run.val_accuracy, 5),

@@ -77,7 +77,7 @@ def test_weight_averaging_averages_cycle_snapshots_and_resumes(tmp_path):
     result = swa(SwaConfig(cycles=2, **options), resume=True)  # the second cycle only
     second = torch.load(tmp_path / "swa" / "last.pt", weights_only=False)
 
-    assert [h["cycle"] for h in result["history"]] == [1, 2]
+    assert [h["cycle"] for h in result["history"]] == [1, 2] and result["epochs_run"] == 2
     weight = "features.3.body.0.0.weight"  # a convolution inside a residual branch
     mean = (first["model"][weight] + second["model"][weight]) / 2
     assert not torch.allclose(first["model"][weight], second["model"][weight])  # the snapshots differ
