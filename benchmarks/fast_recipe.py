@@ -20,7 +20,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=24)
     parser.add_argument("--erase-p", type=float, default=0.25, help="lighter regularisation for a short schedule")
     parser.add_argument("--validated", type=int, default=3, help="validate only the last N epochs (4.8 s each)")
-    parser.add_argument("--ema-decay", type=float, default=0.0, help="ship a moving average of the weights")
+    parser.add_argument("--ema-decay", type=float, default=0.0, help="also validate a moving average of the weights, keep the better")
     parser.add_argument("--out", default="runs/fast_recipe.json")
     args = parser.parse_args()
     validate_from = max(1, args.epochs - args.validated + 1)

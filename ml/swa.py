@@ -22,13 +22,12 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, update_bn
 
-from ml.augment import random_erase, random_hflip, random_translate
 from ml.model import build_model
-from ml.normalization import normalize
 from ml.train import (
     RunSummary,
     TrainConfig,
     accuracy,
+    augmented,
     command_line,
     load_weights,
     save_checkpoint,
@@ -70,16 +69,14 @@ def cyclical_cosine(step: int, steps_per_cycle: int, lr_max: float, lr_min: floa
     return lr_min + (lr_max - lr_min) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def augmented_batches(images: np.ndarray, cfg: SwaConfig, normalization: str, generator: torch.Generator):
+def augmented_batches(images: np.ndarray, train_cfg: TrainConfig, generator: torch.Generator):
     """A seeded share of the training images, augmented as in training, for the batch-norm pass: on
     validation, live32's own statistics 95.40%, recomputed on augmented images 95.38%, on clean ones
     95.32%. BN_IMAGES of them give the statistics at a third of the cost of all 54,000."""
     chosen = torch.randperm(len(images), generator=generator)[:BN_IMAGES].numpy()
-    for start in range(0, len(chosen), cfg.batch_size):
-        x = torch.from_numpy(images[np.sort(chosen[start : start + cfg.batch_size])]).to(cfg.device)
-        x = random_translate(x.float().div_(255.0).unsqueeze(1), cfg.max_shift, generator)
-        x = random_erase(random_hflip(x, generator), generator, p=cfg.erase_p)
-        yield normalize(x, normalization).contiguous(memory_format=torch.channels_last)
+    for start in range(0, len(chosen), train_cfg.batch_size):
+        batch = torch.from_numpy(images[np.sort(chosen[start : start + train_cfg.batch_size])]).to(train_cfg.device)
+        yield augmented(batch, train_cfg, generator)
 
 
 def swa(cfg: SwaConfig, resume: bool = False) -> dict:
@@ -125,7 +122,7 @@ def swa(cfg: SwaConfig, resume: bool = False) -> dict:
             loss = train_one_epoch(model, optimizer, scheduler, images, labels, train_cfg, generator,
                                    f"cycle {cycle + 1}/{cfg.cycles} epoch {epoch + 1}/{cfg.cycle_epochs}")
         averaged.update_parameters(model)  # the cycle's low-learning-rate point joins the average
-        update_bn(augmented_batches(train_split.images, cfg, normalization, generator), averaged)
+        update_bn(augmented_batches(train_split.images, train_cfg, generator), averaged)
         snapshot_acc = accuracy(model, val_split, normalization, bf16=cfg.bf16)
         average_acc = accuracy(averaged.module, val_split, normalization, bf16=cfg.bf16)
         elapsed += time.perf_counter() - t0

@@ -133,6 +133,15 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps_per_epoch: int):
     return optimizer, scheduler
 
 
+def augmented(batch: torch.Tensor, cfg: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """uint8 [N,28,28] → the training view: shifted, flipped, erased, normalised, channels-last."""
+    x = batch.float().div_(255.0).unsqueeze(1)
+    x = random_translate(x, cfg.max_shift, generator)
+    x = random_hflip(x, generator)
+    x = random_erase(x, generator, p=cfg.erase_p)
+    return normalize(x, cfg.normalization).contiguous(memory_format=torch.channels_last)
+
+
 def train_one_epoch(model, optimizer, scheduler, images: torch.Tensor, labels: torch.Tensor, cfg, generator,
                     desc: str, teachers: list[nn.Module] = (), ema: AveragedModel | None = None):
     """One pass over the shuffled training images (uint8, already on the device) with augmentation;
@@ -145,11 +154,7 @@ def train_one_epoch(model, optimizer, scheduler, images: torch.Tensor, labels: t
                                                           leave=True, mininterval=5)
     for step in bar:
         idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-        x = images[idx].float().div_(255.0).unsqueeze(1)
-        x = random_translate(x, cfg.max_shift, generator)
-        x = random_hflip(x, generator)
-        x = random_erase(x, generator, p=cfg.erase_p)
-        x = normalize(x, cfg.normalization).contiguous(memory_format=torch.channels_last)
+        x = augmented(images[idx], cfg, generator)
         with torch.autocast(torch.device(cfg.device).type, dtype=torch.bfloat16, enabled=cfg.bf16):
             logits = model(x)
             loss = criterion(logits, labels[idx])
@@ -273,10 +278,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         elapsed += time.perf_counter() - t0
         history.append({"epoch": epoch + 1, "loss": round(loss, 5),
                         "val_acc": round(val_acc, 5) if validate else None, "elapsed_s": round(elapsed, 1),
-                        **({"val_acc_weights": round(scores["weights"], 5), "val_acc_average": round(scores["average"], 5)}
-                           if len(scores) == 2 else {})})
+                        **({f"val_acc_{name}": round(v, 5) for name, v in scores.items()} if "average" in scores else {})})
         shown = f"val_acc {val_acc:.4f}" if validate else "not validated"
-        shown += f" (weights {scores['weights']:.4f}, moving average {scores['average']:.4f})" if len(scores) == 2 else ""
+        shown += f" (weights {scores['weights']:.4f}, moving average {scores['average']:.4f})" if "average" in scores else ""
         print(f"epoch {epoch + 1}: loss {loss:.4f} {shown} elapsed {elapsed:.0f}s", flush=True)
         if validate and val_acc > best_acc:
             best_acc, best_epoch = val_acc, epoch + 1
