@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     max_batch: int = 32  # micro-batching: most images in one forward pass
     max_wait_ms: float = 2.0  # micro-batching: longest a request waits for company
     migrate_on_start: bool = True
-    orphan_grace_seconds: float = 30.0  # start-up sweep spares files younger than this (sibling workers)
+    incoming_grace_seconds: float = 30.0  # start-up sweep spares part files younger than this (siblings streaming)
     cookie_secure: bool = False  # set true behind HTTPS
     history_page_size: int = 50
 

@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         settings.ensure_dirs()
         if settings.migrate_on_start:
             upgrade_to_head(app.state.db, settings)
-        removed = sweep(app.state.db, settings, settings.orphan_grace_seconds)
+        removed = sweep(app.state.db, settings, settings.incoming_grace_seconds)
         if any(removed.values()):
             log.warning("start-up sweep removed %s", removed)
         model = classifier or Classifier.load(settings.model_dir, threads=settings.inference_threads)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from backend.config import Settings
 from backend.errors import BadForm, NotFound
 from backend.models import Feedback, Message, Prediction, Upload
-from backend.services import revisions, uploads
+from backend.services import file_lock, revisions, uploads
 from ml import LABELS
 
 SORTS = {
@@ -126,11 +126,12 @@ def delete(session: Session, owner: str, ids: list[str], settings: Settings) -> 
         session.delete(upload)
     revisions.touch(session, owner)
     session.commit()
-    still_used = set(session.exec(select(Upload.sha256).where(col(Upload.sha256).in_(shas))))
-    for upload in gone:
-        if upload.sha256 not in still_used:
-            uploads.upload_path(settings, upload).unlink(missing_ok=True)
-            uploads.thumb_path(settings, upload).unlink(missing_ok=True)
+    with file_lock.removing(settings):  # an upload of the same image may be about to commit
+        still_used = set(session.exec(select(Upload.sha256).where(col(Upload.sha256).in_(shas))))
+        for upload in gone:
+            if upload.sha256 not in still_used:
+                uploads.upload_path(settings, upload).unlink(missing_ok=True)
+                uploads.thumb_path(settings, upload).unlink(missing_ok=True)
     return len(rows)
 
 

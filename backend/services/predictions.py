@@ -49,7 +49,7 @@ def classify(checked: list[uploads.CheckedImage], engine: InferenceEngine) -> li
 
 @dataclass
 class Prepared:
-    """One file after the work that needs no database: checked, classified, files in place."""
+    """One file after the work that needs no database: checked and classified."""
 
     filename: str
     checked: uploads.CheckedImage | None = None
@@ -58,7 +58,8 @@ class Prepared:
 
 
 def prepare_files(files: list[IncomingFile], settings: Settings, engine: InferenceEngine) -> list[Prepared]:
-    """Check every file, classify the good ones in one batch and put their files in place."""
+    """Check every file and classify the good ones in one batch. Their files are put in place
+    later, by place_files under file_lock.placing, with the rows' commit."""
     checked_or_errors = check_all(files, settings)
     good = [c for c in checked_or_errors if isinstance(c, uploads.CheckedImage)]
     results = iter(classify(good, engine))
@@ -68,9 +69,15 @@ def prepare_files(files: list[IncomingFile], settings: Settings, engine: Inferen
         if isinstance(item, ClosetChatError):
             prepared.append(Prepared(filename=name, error=item))
             continue
-        uploads.place_files(item, settings)
         prepared.append(Prepared(filename=name, checked=item, result=next(results)))
     return prepared
+
+
+def place_files(prepared: list[Prepared], settings: Settings) -> None:
+    """Put the accepted files and thumbnails in place; hold file_lock.placing from here to the commit."""
+    for item in prepared:
+        if item.checked is not None:
+            uploads.place_files(item.checked, settings)
 
 
 def build_rows(owner: str, prepared: list[Prepared], conversation_id: str | None = None) -> list[Answer]:

@@ -18,7 +18,7 @@ from tests.conftest import ROOT, database_url_for_test, free_port, jpeg_bytes
 
 def _start(data_dir, port, workers, db_url):
     env = {**os.environ, "CLOSETCHAT_DATA_DIR": str(data_dir), "CLOSETCHAT_SECRET_KEY": "durable",
-           "CLOSETCHAT_ORPHAN_GRACE_SECONDS": "0"}
+           "CLOSETCHAT_INCOMING_GRACE_SECONDS": "0"}
     if db_url:
         env["CLOSETCHAT_DATABASE_URL"] = db_url
     cmd = [sys.executable, "-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", str(port),
