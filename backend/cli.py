@@ -24,6 +24,7 @@ def train(
     lr: float = 0.1,
     normalization: Annotated[str, typer.Option(help="dataset | imagenet_gray | none")] = "dataset",
     erase_p: Annotated[float, typer.Option(help="Share of images given a random erased box.")] = 0.5,
+    label_smoothing: Annotated[float, typer.Option(help="Share of each target spread over the other classes.")] = 0.1,
     patience: Annotated[int, typer.Option(help="Stop after this many epochs without validation gain.")] = 8,
     validate_from: Annotated[int, typer.Option(help="First epoch to validate (a fixed short schedule skips the rest).")] = 1,
     seed: int = 0,
