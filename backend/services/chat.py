@@ -203,12 +203,12 @@ def _write(session: Session, owner: str, conversation: Conversation, is_new: boo
     with writer_turn(session):  # first write to commit: one writer at a time (SQLite)
         if is_new:
             conversation.title, conversation.updated_at = title, now
-            session.execute(insert(Conversation), [row_values(conversation)])
+            session.execute(insert(Conversation.__table__), [row_values(conversation)])
         else:
-            session.execute(update(Conversation).where(col(Conversation.id) == conversation.id)
+            session.execute(update(Conversation.__table__).where(Conversation.__table__.c.id == conversation.id)
                             .values(title=title, updated_at=now))
         write_rows(session, owner, answers)
-        ids = session.execute(insert(Message).returning(Message.id, sort_by_parameter_order=True),
+        ids = session.execute(insert(Message.__table__).returning(Message.__table__.c.id, sort_by_parameter_order=True),
                               [row_values(m) for m in messages]).scalars().all()
         session.commit()
     if not is_new:  # what was written, without marking the loaded row changed

@@ -30,9 +30,9 @@ def current(session: Session, owner: str) -> int:
 def touch(session: Session, owner: str) -> None:
     """Raise the owner's revision inside the caller's transaction (the caller commits)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(OwnerRevision).values(owner=owner, revision=1)
-    session.exec(statement.on_conflict_do_update(
-        index_elements=[OwnerRevision.owner], set_={"revision": OwnerRevision.revision + 1}))
+    table = OwnerRevision.__table__
+    statement = dialect.insert(table).values(owner=owner, revision=1)
+    session.execute(statement.on_conflict_do_update(index_elements=[table.c.owner], set_={"revision": table.c.revision + 1}))
 
 
 class RevisionCache(Generic[T]):
