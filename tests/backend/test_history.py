@@ -121,3 +121,17 @@ def test_exports(client, fashion_test):
     assert float(rows[0]["p_Ankle boot"]) > 0.5
     data = client.get("/history/export.json").json()
     assert data[0]["label"] == "Ankle boot" and len([k for k in data[0] if k.startswith("p_")]) == 10
+
+
+def test_history_rows_escape_what_users_named(client, fashion_test):
+    """Filenames are the user's text: every place a row shows one (alt, label, aria-label) escapes it."""
+    hostile = '"><img src=x onerror=alert(1)>.png'
+    r = client.post("/c", data={"csrf_token": csrf_of(client)},
+                    files={"files": (hostile, fashion_png(fashion_test, 0), "image/png")}, follow_redirects=False)
+    assert r.status_code == 303
+    page = client.get("/history").text
+    row = re.search(r'<tr id="row-[0-9a-f]+">.*?</tr>', page, re.S).group(0)
+    assert "<img src=x" not in row and "onerror=alert(1)>" not in row
+    assert row.count("&lt;img src=x onerror=alert(1)&gt;") == 4  # aria-label, alt, name, correction label
+    assert re.search(r'<select id="fix-[0-9a-f]+" name="label">\s*<option value="Ankle boot">—</option>', row)
+    assert '<a href="/c/' in row  # sent in a chat: the row links to it
