@@ -1,4 +1,4 @@
-"""The CPU-budget recipe: train a narrower ClosetNet for a few epochs and report the test
+"""The CPU-budget recipe: train a narrow ClosetNet on a short schedule and report the test
 accuracy reached and the minutes it took on this machine (target: ≥ 94.4% in ≤ 15 minutes).
 Writes runs/fast_recipe.json, which `closetchat export` copies into the model card.
 
