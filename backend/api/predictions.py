@@ -13,9 +13,9 @@ from backend.db import writer_turn
 from backend.deps import ApiOwner, EngineDep, SessionDep, SettingsDep
 from backend.errors import BadForm
 from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
-from backend.services import chat, file_lock, history, uploads
+from backend.services import chat, history, uploads
 from backend.services.multipart import read_form
-from backend.services.predictions import place_files, prepare_files, record
+from backend.services.predictions import files_placed, prepare_files, record
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
@@ -58,14 +58,12 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
 
         def work():
             prepared = prepare_files(files, settings, engine)  # the slow part, before any write
-            with file_lock.placing(settings):  # no sweep or delete takes the files before their rows commit
-                place_files(prepared, settings)
-                with writer_turn(session):
-                    answers = record(session, owner, prepared)
-                    if any(a.prediction for a in answers):
-                        session.commit()
-                    else:
-                        session.rollback()
+            with files_placed(prepared, settings), writer_turn(session):
+                answers = record(session, owner, prepared)
+                if any(a.prediction for a in answers):
+                    session.commit()
+                else:
+                    session.rollback()
             return answers
 
         answers = await run_in_threadpool(work)

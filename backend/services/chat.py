@@ -13,10 +13,10 @@ from backend.config import Settings
 from backend.db import writer_turn
 from backend.errors import BadForm, ClosetChatError, NotFound
 from backend.models import Conversation, Feedback, Message, Prediction, Upload, row_values, utcnow
-from backend.services import assistant, file_lock, revisions
+from backend.services import assistant, revisions
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
-from backend.services.predictions import build_rows, place_files, prepare_files, write_rows
+from backend.services.predictions import build_rows, files_placed, prepare_files, write_rows
 from backend.services.views import PredictionView
 from ml import LABELS
 
@@ -166,8 +166,7 @@ def send(
     stored = [a for a in answers if a.prediction]
     more = f" and {len(stored) - 1} more" if len(stored) > 1 else ""
     title = _auto_title(conversation.title, stored[0].prediction.label + more if stored else text)
-    with file_lock.placing(settings):  # no sweep or delete takes the files before their rows commit
-        place_files(prepared, settings)
+    with files_placed(prepared, settings):
         _write(session, owner, conversation, is_new, title, answers, [msg for msg, _ in new_rows])
     result.sidebar_changed = not was_on_top or conversation.title != title_before
     for msg, bubble in new_rows:

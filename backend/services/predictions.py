@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +14,7 @@ from sqlmodel import Session
 from backend.config import Settings
 from backend.errors import ClosetChatError
 from backend.models import Prediction, Upload, row_values
-from backend.services import revisions, uploads
+from backend.services import file_lock, revisions, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
 from ml import Prediction as ModelPrediction
@@ -59,7 +61,7 @@ class Prepared:
 
 def prepare_files(files: list[IncomingFile], settings: Settings, engine: InferenceEngine) -> list[Prepared]:
     """Check every file and classify the good ones in one batch. Their files are put in place
-    later, by place_files under file_lock.placing, with the rows' commit."""
+    later, by files_placed, around the rows' commit."""
     checked_or_errors = check_all(files, settings)
     good = [c for c in checked_or_errors if isinstance(c, uploads.CheckedImage)]
     results = iter(classify(good, engine))
@@ -73,11 +75,15 @@ def prepare_files(files: list[IncomingFile], settings: Settings, engine: Inferen
     return prepared
 
 
-def place_files(prepared: list[Prepared], settings: Settings) -> None:
-    """Put the accepted files and thumbnails in place; hold file_lock.placing from here to the commit."""
-    for item in prepared:
-        if item.checked is not None:
-            uploads.place_files(item.checked, settings)
+@contextmanager
+def files_placed(prepared: list[Prepared], settings: Settings) -> Iterator[None]:
+    """Put the accepted files and thumbnails in place, then commit their rows inside this block:
+    it holds file_lock.placing throughout, so no sweep or delete takes a file before its row exists."""
+    with file_lock.placing(settings):
+        for item in prepared:
+            if item.checked is not None:
+                uploads.place_files(item.checked, settings)
+        yield
 
 
 def build_rows(owner: str, prepared: list[Prepared], conversation_id: str | None = None) -> list[Answer]:
