@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel
 
 from backend.deps import BrowserOwner, SessionDep, SettingsDep, check_csrf
 from backend.errors import BadForm
@@ -31,9 +31,9 @@ def _optional_date(value: str | None) -> date | None:
         raise BadForm(f"“{value}” is not a date (use YYYY-MM-DD)") from None
 
 
-@dataclass
-class FilterQuery:
-    """The query string the page, its filters form and its exports share (raw, as typed)."""
+class FilterQuery(BaseModel):
+    """The query string the page, its filters form and its exports share (raw, as typed). A query
+    model, parsed on the event loop: a class given to Depends() is called in the thread pool."""
 
     label: str | None = None
     unsure: str | None = None
@@ -50,7 +50,7 @@ class FilterQuery:
         ).validate()
 
 
-Query_ = Annotated[FilterQuery, Depends()]
+Query_ = Annotated[FilterQuery, Query()]
 
 
 @router.get("")
@@ -62,7 +62,7 @@ def history_page(request: Request, session: SessionDep, owner: BrowserOwner, set
     context = {
         "page": result, "rows": [PredictionView.of(r) for r in result.items], "filters": filters,
         "query": request.url.query,
-        "raw": {k: v or "" for k, v in asdict(q).items()} | {"sort": q.sort},
+        "raw": {k: v or "" for k, v in q.model_dump().items()} | {"sort": q.sort},
         "class_counts": charts.class_counts,
         "confidence_bins": charts.confidence_bins,
     }
