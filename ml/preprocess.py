@@ -57,6 +57,16 @@ def open_image(
     JPEGs are decoded at the smallest DCT scale still at least draft_size on each side. The
     returned image's .format names the file's format and .info["source_size"] its full size.
     """
+    return decode(read_header(source, max_pixels, formats), draft_size)
+
+
+def read_header(
+    source: bytes | BinaryIO | str | Path,
+    max_pixels: int = MAX_PIXELS,
+    formats: tuple[str, ...] | None = RASTER_FORMATS,
+) -> Image.Image:
+    """The first half of open_image: format and size from the header, checked, nothing decoded
+    yet (tens of microseconds), so a caller can decide where the decoding should run."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise UnreadableImage("the file is empty", "empty")
@@ -73,6 +83,12 @@ def open_image(
         raise UnreadableImage(
             f"the image is {width}×{height} pixels; the limit is {max_pixels:,} pixels", "too_large"
         )
+    return img
+
+
+def decode(img: Image.Image, draft_size: int = WORK_SIZE) -> Image.Image:
+    """The second half of open_image: decode an image read_header returned (see open_image)."""
+    width, height = img.size
     try:
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)

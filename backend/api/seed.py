@@ -1,6 +1,7 @@
 """POST /fashion-mnist: the seed system's endpoint, kept compatible ({label, probs}).
 
-Stateless and fast: it stores nothing (use /api/v1/predictions to keep a record).
+Stateless and fast: it stores nothing (use /api/v1/predictions to keep a record). A small image
+is classified on the event loop, anything bigger in the thread pool (backend.services.offload).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from backend.api.predictions import ERRORS, multipart_body
 from backend.deps import EngineDep, SettingsDep
 from backend.errors import BadForm
 from backend.schemas import SeedPrediction
-from backend.services import uploads
+from backend.services import offload, uploads
 from backend.services.multipart import read_form
 from backend.services.predictions import classify
 
@@ -29,10 +30,15 @@ async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineD
         if not files:
             raise BadForm("send the image in the multipart field “file”")
 
-        def work():
-            return classify([uploads.check_image(files[0], settings)], engine)[0]
+        header = uploads.read_header(files[0], settings)  # cheap: no decoding yet
 
-        result = await run_in_threadpool(work)
+        def work(inline: bool = False):
+            return classify([uploads.check_image(files[0], settings, header)], engine, inline=inline)[0]
+
+        if offload.small_enough_for_loop(files[0], header):
+            result = work(inline=True)
+        else:
+            result = await run_in_threadpool(work)
     finally:
         form.cleanup()
     return SeedPrediction(label=result.label, probs=list(result.probs), index=result.index,

@@ -42,11 +42,16 @@ def check_all(files: list[IncomingFile], settings: Settings) -> list[uploads.Che
     return out
 
 
-def classify(checked: list[uploads.CheckedImage], engine: InferenceEngine) -> list[ModelPrediction]:
+def classify(checked: list[uploads.CheckedImage], engine: InferenceEngine, inline: bool = False) -> list[ModelPrediction]:
+    """Answers for checked images: batched with other requests' (blocking, from a worker thread), or
+    inline, right here (on the event loop, for one small image: see backend.services.offload)."""
     if not checked:
         return []
-    return engine.predict_arrays(np.stack([to_fashion_mnist(c.image) for c in checked]),
-                                 np.array([is_fashion_mnist_form(c.image) for c in checked]))
+    arrays = np.stack([to_fashion_mnist(c.image) for c in checked])
+    dataset_form = np.array([is_fashion_mnist_form(c.image) for c in checked])
+    if inline:
+        return engine.predict_inline(arrays, dataset_form)
+    return engine.predict_arrays(arrays, dataset_form)
 
 
 @dataclass

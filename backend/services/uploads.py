@@ -12,10 +12,10 @@ from pathlib import Path
 from PIL import Image
 
 from backend.config import Settings
-from backend.errors import BrokenImage, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
+from backend.errors import BrokenImage, ClosetChatError, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
 from backend.models import Upload
 from backend.services.multipart import IncomingFile
-from ml import WORK_SIZE, UnreadableImage, flatten_to_rgb, open_image
+from ml import WORK_SIZE, UnreadableImage, flatten_to_rgb, open_image, preprocess
 
 THUMB_SIZE = 320
 # formats we serve back as themselves; anything else is kept but served as its JPEG thumbnail
@@ -44,27 +44,42 @@ def clean_filename(name: str) -> str:
     return (name or "image")[:120]
 
 
-def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
-    """Raise the matching ClosetChatError unless the file is an image we can classify.
-
-    Decoded once, at the model's working size (as `ml.Classifier` decodes): every route gives one
-    photo the same answer, and a photo whose thumbnail already exists is never decoded larger."""
-    limit_mb = f"{settings.max_upload_mb:g} MB"
+def read_header(incoming: IncomingFile, settings: Settings) -> Image.Image:
+    """The image's format and size from its header alone (nothing decoded): the cheap half of
+    check_image, raising the same errors, so a caller can choose where the decoding runs."""
     if incoming.too_large:
-        raise UploadTooLarge(f"“{clean_filename(incoming.filename)}” is larger than {limit_mb}")
+        raise UploadTooLarge(f"“{clean_filename(incoming.filename)}” is larger than {settings.max_upload_mb:g} MB")
     if incoming.size == 0:
         raise EmptyFile(f"“{clean_filename(incoming.filename)}” is empty")
     try:
-        image = open_image(incoming.source, max_pixels=settings.max_pixels, draft_size=WORK_SIZE)
+        return preprocess.read_header(incoming.source, max_pixels=settings.max_pixels)
     except UnreadableImage as exc:
-        name = clean_filename(incoming.filename)
-        if exc.reason == "too_large":
-            raise ImageTooLarge(f"“{name}”: {exc}") from None
-        if exc.reason == "unidentified" and not _looks_like_image(incoming):
-            raise NotAnImage(f"“{name}” is not an image we accept: send a JPEG, PNG, WebP, GIF or HEIC photo") from None
-        raise BrokenImage(f"“{name}” looks damaged or cut short; try sending it again") from None
+        raise _refusal(incoming, exc) from None
+
+
+def check_image(incoming: IncomingFile, settings: Settings, header: Image.Image | None = None) -> CheckedImage:
+    """Raise the matching ClosetChatError unless the file is an image we can classify.
+
+    Decoded once, at the model's working size (as `ml.Classifier` decodes): every route gives one
+    photo the same answer, and a photo whose thumbnail already exists is never decoded larger.
+    header: what read_header returned for this file, if it was called already."""
+    if header is None:
+        header = read_header(incoming, settings)
+    try:
+        image = preprocess.decode(header, draft_size=WORK_SIZE)
+    except UnreadableImage as exc:
+        raise _refusal(incoming, exc) from None
     width, height = image.info.get("source_size", image.size)
     return CheckedImage(incoming, image, image.format or "JPEG", width, height)
+
+
+def _refusal(incoming: IncomingFile, exc: UnreadableImage) -> ClosetChatError:
+    name = clean_filename(incoming.filename)
+    if exc.reason == "too_large":
+        return ImageTooLarge(f"“{name}”: {exc}")
+    if exc.reason == "unidentified" and not _looks_like_image(incoming):
+        return NotAnImage(f"“{name}” is not an image we accept: send a JPEG, PNG, WebP, GIF or HEIC photo")
+    return BrokenImage(f"“{name}” looks damaged or cut short; try sending it again")
 
 
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
