@@ -115,6 +115,10 @@ def build_rows(owner: str, prepared: list[Prepared], conversation_id: str | None
     return answers
 
 
+_INSERT_UPLOADS = insert(Upload.__table__)
+_INSERT_PREDICTIONS = insert(Prediction.__table__)
+
+
 def write_rows(session: Session, owner: str, answers: list[Answer]) -> None:
     """INSERT the answers' uploads, then their predictions, as two statements however many files
     (the caller holds the write turn and commits). Core inserts on the tables themselves: the ORM's
@@ -123,8 +127,9 @@ def write_rows(session: Session, owner: str, answers: list[Answer]) -> None:
     stored = [a for a in answers if a.prediction is not None]
     if not stored:
         return
-    session.execute(insert(Upload.__table__), [row_values(a.upload) for a in stored])
-    session.execute(insert(Prediction.__table__), [row_values(a.prediction) for a in stored])
+    connection = session.connection()  # the session's transaction, without its ORM execute path
+    connection.execute(_INSERT_UPLOADS, [row_values(a.upload) for a in stored])
+    connection.execute(_INSERT_PREDICTIONS, [row_values(a.prediction) for a in stored])
     revisions.touch(session, owner)
 
 

@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -27,12 +28,18 @@ def current(session: Session, owner: str) -> int:
     return value or 0
 
 
+def _upsert(dialect):
+    table = OwnerRevision.__table__
+    statement = dialect.insert(table).values(owner=bindparam("touch_owner"), revision=1)
+    return statement.on_conflict_do_update(index_elements=[table.c.owner], set_={"revision": table.c.revision + 1})
+
+
+_TOUCH = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}  # built once, not per write
+
+
 def touch(session: Session, owner: str) -> None:
     """Raise the owner's revision inside the caller's transaction (the caller commits)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = OwnerRevision.__table__
-    statement = dialect.insert(table).values(owner=owner, revision=1)
-    session.execute(statement.on_conflict_do_update(index_elements=[table.c.owner], set_={"revision": table.c.revision + 1}))
+    session.connection().execute(_TOUCH[session.get_bind().dialect.name], {"touch_owner": owner})
 
 
 class RevisionCache(Generic[T]):

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, check_csrf
 from backend.errors import BadForm, ClosetChatError, NotFound
-from backend.models import Conversation, Upload
+from backend.models import Upload
 from backend.services import chat, uploads
 from backend.services.multipart import read_form
 from backend.services.views import PredictionView
@@ -47,17 +47,15 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
         text = form.first("text")
 
         def work():
-            is_new = conversation_id is None
-            conversation = Conversation(owner=owner) if is_new else chat.get_conversation(session, owner, conversation_id)
-            result = chat.send(session, owner, conversation, text, files, settings, engine, is_new=is_new)
+            result = chat.send(session, owner, conversation_id, text, files, settings, engine)
             if not result.stored:
                 session.rollback()
-            return conversation, result
+            return result
 
-        conversation, result = await run_in_threadpool(work)
+        result = await run_in_threadpool(work)
     finally:
         form.cleanup()
-    return conversation, result
+    return result.conversation, result
 
 
 @router.post("/c")
