@@ -217,11 +217,14 @@ def _mask_at_half_size(img: Image.Image, shape: tuple[int, int]) -> np.ndarray |
     return out if out.any() else None
 
 
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return rgb.astype(np.float32) @ _LUMA
 
 
 def _corner_luma(rgb: np.ndarray) -> float:
     h, w, _ = rgb.shape
-    corners = np.stack([rgb[0, 0], rgb[0, w - 1], rgb[h - 1, 0], rgb[h - 1, w - 1]]).astype(np.float32)
-    return float((corners @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).mean())
+    corners = rgb[[0, 0, h - 1, h - 1], [0, w - 1, 0, w - 1]].astype(np.float32)  # one gather, not np.stack
+    return float((corners @ _LUMA).mean())
