@@ -1,6 +1,6 @@
 """Whether a request's image work runs on the event loop or in the thread pool.
 
-A hop to the thread pool and back cost about 0.25 ms of CPU a request under load here (the GIL
+A hop to the thread pool and back cost about 0.23 ms of CPU a request under load here (the GIL
 handed over and two wake-ups): for the 15 KB benchmark photo, whose whole classification costs
 about 1.5 ms, that was 17-20% of POST /fashion-mnist's throughput (benchmarks/serve.py). Blocking
 the loop is fine only for short, bounded work, so the choice is made from the file's size and
