@@ -30,12 +30,14 @@ async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineD
         if not files:
             raise BadForm("send the image in the multipart field “file”")
 
-        header = uploads.read_header(files[0], settings)  # cheap: no decoding yet
+        header = None
+        if offload.header_may_be_read_on_loop(files[0]):
+            header = uploads.read_header(files[0], settings)  # a small JPEG's: nothing decoded yet
 
         def work(inline: bool = False):
             return classify([uploads.check_image(files[0], settings, header)], engine, inline=inline)[0]
 
-        if offload.small_enough_for_loop(files[0], header):
+        if header is not None and offload.small_enough_for_loop(files[0], header):
             result = work(inline=True)
         else:
             result = await run_in_threadpool(work)

@@ -3,8 +3,10 @@
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
+from backend.errors import BrokenImage
 from backend.services import offload, uploads
 from backend.services.multipart import IncomingFile
 from ml import open_image
@@ -25,9 +27,11 @@ def _noise(size) -> Image.Image:
     return Image.fromarray(np.random.default_rng(0).integers(0, 256, (*size[::-1], 3), dtype=np.uint8), "RGB")
 
 
-def test_the_rule_reads_bytes_format_and_pixels(settings, tmp_path):
+def test_only_small_baseline_jpegs_are_classified_on_the_loop(settings, tmp_path):
     def small(data):
         incoming = _incoming(data, tmp_path)
+        if not offload.header_may_be_read_on_loop(incoming):
+            return False
         return offload.small_enough_for_loop(incoming, uploads.read_header(incoming, settings))
 
     assert small(jpeg_bytes(size=(400, 534)))  # the benchmark's kind of photo
@@ -35,12 +39,17 @@ def test_the_rule_reads_bytes_format_and_pixels(settings, tmp_path):
     assert not small(jpeg_bytes(size=(1800, 1800)))  # over 2 megapixels, however small the file
     noisy = _encode(_noise((800, 800)), "JPEG", quality=95)
     assert len(noisy) > offload.INLINE_MAX_BYTES and not small(noisy)  # entropy decoding grows with the bytes
-    assert small(_encode(Image.open(io.BytesIO(jpeg_bytes(size=(300, 300)))), "PNG"))
-    assert not small(_encode(Image.new("RGB", (600, 600), "white"), "PNG"))  # 360,000 pixels decoded whole
-    assert not small(_encode(Image.new("RGB", (200, 200), "white"), "TIFF"))  # not a format the rule knows
+    progressive = _encode(Image.open(io.BytesIO(jpeg_bytes())), "JPEG", progressive=True)
+    assert not small(progressive)  # any number of scans
+    assert not small(_encode(Image.open(io.BytesIO(jpeg_bytes(size=(300, 300)))), "PNG"))  # text chunks inflate in the header
+    assert not small(_encode(Image.new("RGB", (200, 200), "white"), "TIFF"))
+    junk = _incoming(b"\xff\xd8\xff" + b"not really a jpeg", tmp_path)
+    assert offload.header_may_be_read_on_loop(junk)  # the signature alone lets the header be read...
+    with pytest.raises(BrokenImage):  # ...which refuses it as any route does
+        uploads.read_header(junk, settings)
     on_disk = _incoming(jpeg_bytes(), tmp_path)
     on_disk.data = None  # past the form's memory budget: spooled to a file
-    assert not offload.small_enough_for_loop(on_disk, open_image(jpeg_bytes()))
+    assert not offload.header_may_be_read_on_loop(on_disk)
 
 
 def test_both_paths_answer_as_the_classifier_does(client, classifier):
@@ -56,3 +65,4 @@ def test_both_paths_answer_as_the_classifier_does(client, classifier):
         assert r.json()["label"] == local.label
         assert max(abs(a - b) for a, b in zip(r.json()["probs"], local.probs, strict=True)) < 1e-6
     assert client.post("/fashion-mnist", files={"file": ("p.jpg", small[: len(small) // 2])}).status_code == 422
+    assert client.post("/fashion-mnist", files={"file": ("p.jpg", b"\xff\xd8\xff" + b"junk")}).status_code == 422
