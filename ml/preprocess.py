@@ -34,6 +34,9 @@ MAX_PIXELS = 40_000_000  # decompression-bomb cap, checked from the header befor
 DARK_BACKGROUND = 64  # a 28×28 gray image whose border mean is below this is already converted
 RASTER_FORMATS = ("JPEG", "MPO", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF", "AVIF")
 
+_LEVELS = np.arange(256, dtype=np.float32)  # the 8-bit channel values, for the trim's lookup table
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 try:  # HEIC/HEIF photos from phones, when pillow-heif is installed
     from pillow_heif import register_heif_opener
@@ -149,9 +152,7 @@ def trim_to_content(rgb: np.ndarray, tolerance: float = TRIM_TOLERANCE) -> np.nd
     the middle two, and each channel's squared distance looked up by pixel value from a 256-entry
     table: 4.3× faster than the first version, and exact (every term is a half-integer squared, so
     float32 holds the sums exactly); the same crop on all 3,409 shared photos."""
-    h, w, _ = rgb.shape
-    corners = rgb[[0, 0, h - 1, h - 1], [0, w - 1, 0, w - 1]].astype(np.float32)
-    background = np.sort(corners, axis=0)[1:3].mean(axis=0)
+    background = np.sort(_corners(rgb), axis=0)[1:3].mean(axis=0)
     squared = (_LEVELS[:, None] - background) ** 2  # [256, 3]: squared distance by channel value
     distance = squared[rgb[..., 0], 0] + squared[rgb[..., 1], 1] + squared[rgb[..., 2], 2]
     content = distance > np.float32(3 * (tolerance * 255) ** 2)
@@ -159,9 +160,6 @@ def trim_to_content(rgb: np.ndarray, tolerance: float = TRIM_TOLERANCE) -> np.nd
     if len(rows) == 0:
         return rgb
     return rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
-_LEVELS = np.arange(256, dtype=np.float32)
 
 
 def to_fashion_mnist(img: Image.Image, segment: bool = SEGMENT) -> np.ndarray:
@@ -217,14 +215,17 @@ def _mask_at_half_size(img: Image.Image, shape: tuple[int, int]) -> np.ndarray |
     return out if out.any() else None
 
 
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb.astype(np.float32) @ _LUMA
 
 
-def _corner_luma(rgb: np.ndarray) -> float:
+def _corners(rgb: np.ndarray) -> np.ndarray:
+    """The four corner pixels, float32 [4, 3], in one gather."""
     h, w, _ = rgb.shape
-    corners = rgb[[0, 0, h - 1, h - 1], [0, w - 1, 0, w - 1]].astype(np.float32)  # one gather, not np.stack
-    return float((corners @ _LUMA).mean())
+    return rgb[[0, 0, h - 1, h - 1], [0, w - 1, 0, w - 1]].astype(np.float32)
+
+
+def _corner_luma(rgb: np.ndarray) -> float:
+    return float((_corners(rgb) @ _LUMA).mean())

@@ -37,7 +37,7 @@ async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineD
         def work(inline: bool = False):
             return classify([uploads.check_image(files[0], settings, header)], engine, inline=inline)[0]
 
-        if header is not None and offload.small_enough_for_loop(files[0], header):
+        if header is not None and offload.small_enough_for_loop(header):
             result = work(inline=True)
         else:
             result = await run_in_threadpool(work)

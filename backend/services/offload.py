@@ -27,10 +27,10 @@ def header_may_be_read_on_loop(incoming: IncomingFile) -> bool:
             and incoming.data[:3] == JPEG_SIGNATURE)
 
 
-def small_enough_for_loop(incoming: IncomingFile, header: Image.Image) -> bool:
-    """True for a baseline JPEG that header_may_be_read_on_loop let through and whose header
-    (uploads.read_header) promises cheap decoding."""
-    if not header_may_be_read_on_loop(incoming) or header.format != "JPEG" or header.info.get("progressive"):
+def small_enough_for_loop(header: Image.Image) -> bool:
+    """For a file header_may_be_read_on_loop let through: True when its header (uploads.read_header)
+    is a baseline JPEG's that promises cheap decoding."""
+    if header.format != "JPEG" or header.info.get("progressive"):
         return False
     width, height = header.size
     return width * height <= INLINE_MAX_PIXELS

@@ -32,7 +32,7 @@ def test_only_small_baseline_jpegs_are_classified_on_the_loop(settings, tmp_path
         incoming = _incoming(data, tmp_path)
         if not offload.header_may_be_read_on_loop(incoming):
             return False
-        return offload.small_enough_for_loop(incoming, uploads.read_header(incoming, settings))
+        return offload.small_enough_for_loop(uploads.read_header(incoming, settings))
 
     assert small(jpeg_bytes(size=(400, 534)))  # the benchmark's kind of photo
     assert small(jpeg_bytes(size=(1000, 1400)))  # decoded at 1/8 scale
