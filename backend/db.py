@@ -19,7 +19,9 @@ from backend.config import Settings
 SQLITE_POOL = 24
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, background_checkpoints: bool = False) -> Engine:
+    """background_checkpoints: the caller runs a WalCheckpointer on this database (the server
+    does), so no commit of these connections checkpoints the WAL itself."""
     url = settings.sqlalchemy_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -35,13 +37,22 @@ def make_engine(settings: Settings) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives kill -9, not power loss
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            if background_checkpoints:
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.close()
 
-        database = engine.url.database
-        on_disk = database and database != ":memory:" and not database.startswith("file::memory:")
-        _SQLITE_WRITERS[engine] = WriterLock(Path(database + ".writer-lock") if on_disk else None)
+        database = sqlite_file(engine)
+        _SQLITE_WRITERS[engine] = WriterLock(Path(f"{database}.writer-lock") if database else None)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The database file of an SQLite engine; None for PostgreSQL or an in-memory database."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return Path(database)
 
 
 _SQLITE_WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

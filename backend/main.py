@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.config import Settings, get_settings
-from backend.db import make_engine
+from backend.db import make_engine, sqlite_file
 from backend.errors import ClosetChatError
 from backend.identity import BrowserIdentity
 from backend.metrics import Metrics, MetricsMiddleware
@@ -24,6 +24,7 @@ from backend.services.inference import InferenceEngine
 from backend.services.maintenance import sweep
 from backend.services.revisions import RevisionCache
 from backend.templating import STATIC_DIR, is_htmx
+from backend.wal_checkpoints import WalCheckpointer
 from ml import Classifier
 
 log = logging.getLogger("closetchat")
@@ -50,8 +51,15 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
                                               metrics=app.state.metrics)
         for version in set(model.versions.values()):  # the photo graph and the dataset-form one
             app.state.metrics.model_info.labels(version, model.runtime_name).set(1)
+        database = sqlite_file(app.state.db)
+        # the engine's commits leave checkpoints to this thread
+        app.state.checkpointer = WalCheckpointer(database) if database else None
+        if app.state.checkpointer:
+            app.state.checkpointer.start()
         yield
         app.state.inference.close()
+        if app.state.checkpointer:
+            app.state.checkpointer.stop()
         app.state.db.dispose()
 
     app = FastAPI(
@@ -63,7 +71,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.db = make_engine(settings)
+    app.state.db = make_engine(settings, background_checkpoints=True)
     app.state.identity = BrowserIdentity(settings.resolved_secret())
 
     app.state.metrics = Metrics()
