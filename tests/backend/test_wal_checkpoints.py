@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import sqlalchemy as sa
 
 from backend.db import make_engine, sqlite_file
 from backend.wal_checkpoints import WalCheckpointer
