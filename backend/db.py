@@ -98,7 +98,12 @@ def writer_turn(session: Session):
     they wake as soon as the previous one commits. PostgreSQL locks rows, not the file: it needs
     nothing.
     """
-    return _SQLITE_WRITERS.get(session.get_bind(), nullcontext())
+    return writer_lock(session.get_bind())
+
+
+def writer_lock(engine: Engine):
+    """The engine's WriterLock (SQLite), or a context that does nothing (PostgreSQL)."""
+    return _SQLITE_WRITERS.get(engine, nullcontext())
 
 
 def session_scope(engine: Engine) -> Iterator[Session]:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend import group_commit
 from backend.config import Settings, get_settings
 from backend.db import make_engine, sqlite_file
 from backend.errors import ClosetChatError
@@ -56,7 +57,9 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         app.state.checkpointer = WalCheckpointer(database) if database else None
         if app.state.checkpointer:
             app.state.checkpointer.start()
+        app.state.committer = group_commit.start(app.state.db)  # SQLite: requests' writes share commits
         yield
+        group_commit.stop(app.state.db)
         app.state.inference.close()
         if app.state.checkpointer:
             app.state.checkpointer.stop()

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.db import writer_turn
+from backend import group_commit
 from backend.deps import ApiOwner, EngineDep, SessionDep, SettingsDep
 from backend.errors import BadForm
 from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
 from backend.services import chat, history, uploads
 from backend.services.multipart import read_form
-from backend.services.predictions import files_placed, prepare_files, record
+from backend.services.predictions import RowsToWrite, build_rows, files_placed, prepare_files
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
@@ -58,12 +58,11 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
 
         def work():
             prepared = prepare_files(files, settings, engine)  # the slow part, before any write
-            with files_placed(prepared, settings), writer_turn(session):
-                answers = record(session, owner, prepared)
-                if any(a.prediction for a in answers):
-                    session.commit()
-                else:
-                    session.rollback()
+            answers = build_rows(owner, prepared)
+            rows = RowsToWrite.of(owner, answers)
+            if rows.predictions:
+                with files_placed(prepared, settings):
+                    group_commit.write(session, rows.insert)
             return answers
 
         answers = await run_in_threadpool(work)

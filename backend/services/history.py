@@ -124,7 +124,7 @@ def delete(session: Session, owner: str, ids: list[str], settings: Settings) -> 
     shas = {u.sha256 for u in gone}
     for upload in gone:
         session.delete(upload)
-    revisions.touch(session, owner)
+    revisions.touch(session.connection(), owner)
     session.commit()
     with file_lock.removing(settings):  # an upload of the same image may be about to commit
         still_used = set(session.exec(select(Upload.sha256).where(col(Upload.sha256).in_(shas))))

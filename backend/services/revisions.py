@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
 from backend.models import OwnerRevision
@@ -37,9 +38,9 @@ def _upsert(dialect):
 _TOUCH = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}  # built once, not per write
 
 
-def touch(session: Session, owner: str) -> None:
+def touch(connection: Connection, owner: str) -> None:
     """Raise the owner's revision inside the caller's transaction (the caller commits)."""
-    session.connection().execute(_TOUCH[session.get_bind().dialect.name], {"touch_owner": owner})
+    connection.execute(_TOUCH[connection.dialect.name], {"touch_owner": owner})
 
 
 class RevisionCache(Generic[T]):

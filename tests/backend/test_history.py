@@ -29,7 +29,7 @@ def _seed_rows(client, owner: str, n: int):
                              label_index=[0, 1, 8][i % 3], confidence=(i % 10) / 10 + 0.05,
                              probs_json=json.dumps([0.1] * 10), unsure=i % 4 == 0,
                              model_version="t", created_at=now - timedelta(days=i % 5)))
-        revisions.touch(s, owner)  # as every write path does: cached charts must see these rows
+        revisions.touch(s.connection(), owner)  # as every write path does: cached charts must see these rows
         s.commit()
 
 
