@@ -42,8 +42,9 @@ _STOP = object()
 class GroupCommitter:
     """One thread that commits queued jobs of one SQLite engine, as many as wait, up to max_batch."""
 
-    def __init__(self, engine: Engine, max_batch: int = 64) -> None:
+    def __init__(self, engine: Engine, max_batch: int = 64, on_batch: Callable[[int], None] | None = None) -> None:
         self._engine = engine
+        self._on_batch = on_batch  # told each batch's size (the app's metrics)
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = False
@@ -103,6 +104,8 @@ class GroupCommitter:
     def _commit(self, batch: list[tuple[Job, Future]]) -> None:
         self.batches += 1
         self.jobs += len(batch)
+        if self._on_batch:
+            self._on_batch(len(batch))
         with self._engine.connect() as connection, writer_lock(self._engine):
             try:
                 with connection.begin():
@@ -129,11 +132,11 @@ class GroupCommitter:
             done.set_result(result)
 
 
-def start(engine: Engine) -> GroupCommitter | None:
+def start(engine: Engine, on_batch: Callable[[int], None] | None = None) -> GroupCommitter | None:
     """Start the engine's committer (SQLite only; None for PostgreSQL)."""
     if engine.dialect.name != "sqlite":
         return None
-    committer = _COMMITTERS[engine] = GroupCommitter(engine)
+    committer = _COMMITTERS[engine] = GroupCommitter(engine, on_batch=on_batch)
     return committer
 
 

@@ -57,7 +57,8 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         app.state.checkpointer = WalCheckpointer(database) if database else None
         if app.state.checkpointer:
             app.state.checkpointer.start()
-        app.state.committer = group_commit.start(app.state.db)  # SQLite: requests' writes share commits
+        # SQLite: the writes of requests that arrive together share a commit
+        app.state.committer = group_commit.start(app.state.db, on_batch=app.state.metrics.commit_batch_size.observe)
         yield
         group_commit.stop(app.state.db)
         app.state.inference.close()

@@ -122,6 +122,8 @@ def test_the_apps_writes_go_through_its_committer(make_client, settings):
                            follow_redirects=False)
     assert response.status_code == 303
     assert committer.jobs == 2  # the API's write and the chat's
+    metrics = client.get("/metrics").text
+    assert "closetchat_commit_batch_size_count 2.0" in metrics
     client.__exit__(None, None, None)  # shutdown stops it
     with pytest.raises(RuntimeError):
         committer.run(_insert(1))
