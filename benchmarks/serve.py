@@ -132,16 +132,13 @@ class Server:
             self.proc.kill()
 
 
-def seed_history(data_dir: Path, owner: str, n: int) -> None:
+def seed_history(engine, owner: str, n: int) -> None:
     """Insert n predictions for one browser straight into the app's database (fast)."""
     from sqlmodel import Session
 
-    from backend.config import Settings
-    from backend.db import make_engine
     from backend.models import Prediction, Upload
     from backend.services import revisions
 
-    engine = make_engine(Settings(data_dir=data_dir))
     labels = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     now = datetime.now(UTC)
     with Session(engine) as session:
@@ -156,7 +153,6 @@ def seed_history(data_dir: Path, owner: str, n: int) -> None:
                                    created_at=now - timedelta(minutes=i)))
         revisions.touch(session.connection(), owner)  # as the app's own writes do, so cached charts see the rows
         session.commit()
-    engine.dispose()
 
 
 def main() -> None:
@@ -200,10 +196,14 @@ def main() -> None:
                 rows["ClosetChat chat send"] = run_wrk(server.url + conv + "/messages",
                                                        lua_script(tmp, "POST", chat_body, chat_headers),
                                                        args.duration, args.connections)
+                from backend.config import Settings
+                from backend.db import make_engine
                 from backend.identity import BrowserIdentity, browser_owner
 
                 browser_id = BrowserIdentity("bench").verify(client.cookies["closetchat_id"])
-                seed_history(tmp / "data", browser_owner(browser_id), 10_000)
+                engine = make_engine(Settings(data_dir=tmp / "data"))
+                seed_history(engine, browser_owner(browser_id), 10_000)
+                engine.dispose()
                 total = re.search(r"([\d,]+) predictions", client.get("/history").text).group(1)
                 rows[f"ClosetChat history page ({total} rows)"] = run_wrk(
                     server.url + "/history", lua_script(tmp, "GET", None, {"Cookie": cookie}),

@@ -59,6 +59,14 @@ def test_history_lists_filters_sorts_and_pages(client):
     assert "95%" in top.split("<tbody>")[1][:3000]
 
 
+def test_the_serving_benchmarks_history_rows_show(client):
+    """benchmarks/serve.py times the history page over rows it seeds with this helper."""
+    from benchmarks.serve import seed_history
+
+    seed_history(client.app.state.db, _owner(client), 30)
+    assert "30 predictions" in client.get("/history").text
+
+
 def test_history_charts_count_the_filtered_rows(client):
     owner = _owner(client)
     _seed_rows(client, owner, 120)  # classes cycle T-shirt/Trouser/Bag; confidence 0.05 … 0.95 by tens
