@@ -110,9 +110,9 @@ class GroupCommitter:
             try:
                 with connection.begin():
                     results = [job(connection) for job, _ in batch]
-            except Exception:
+            except Exception as exc:
                 if len(batch) == 1:
-                    self._run_alone(connection, *batch[0])
+                    batch[0][1].set_exception(exc)
                     return
                 # somebody's job failed (a conversation deleted meanwhile, say): each on its own
                 for job, done in batch:

@@ -78,6 +78,8 @@ def test_a_failing_write_fails_alone(engine):
     committer = GroupCommitter(engine)
     jobs = [_insert(1), _insert(2), _insert(1), _insert(3)]  # the second 1 breaks the primary key
     results = _queue_behind_a_running_job(committer, jobs)
+    with pytest.raises(IntegrityError):  # a write alone in its batch gets its error too
+        committer.run(_insert(2))
     committer.close()
     assert results[:2] == [10, 20] and results[3] == 30
     assert isinstance(results[2], IntegrityError)
