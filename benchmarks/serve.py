@@ -4,7 +4,11 @@
 Then our chat send (database write + thumbnail) and the history page with 10,000 predictions.
 Prints req/s, p50, p99, peak RSS, ready time and the ratios.
 
-    .venv/bin/python benchmarks/serve.py [--duration 10] [--connections 16] [--workers 1]
+    .venv/bin/python benchmarks/serve.py [--duration 10] [--connections 16] [--workers 1] [--rounds 1]
+
+With --rounds N the three servers stay up together and take N turns each at POST /fashion-mnist
+(seed, echo, ours, seed, ...): the VM's speed swings by 10-30% within minutes, and three servers run
+one after another compared different minutes of it.
 """
 
 from __future__ import annotations
@@ -155,11 +159,49 @@ def seed_history(engine, owner: str, n: int) -> None:
         session.commit()
 
 
+def chat_and_history(server: Server, tmp: Path, photo: bytes, headers: dict, args) -> dict:
+    """Our chat send (a write and a fragment per request) and the history page over 10,000 rows."""
+    from backend.config import Settings
+    from backend.db import make_engine
+    from backend.identity import BrowserIdentity, browser_owner
+
+    rows = {}
+    client = httpx.Client(base_url=server.url)
+    page = client.get("/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    cookie = f"closetchat_id={client.cookies['closetchat_id']}"
+    first = client.post("/c", data={"csrf_token": token},
+                        files={"files": ("p.jpg", photo, "image/jpeg")}, follow_redirects=False)
+    conv = first.headers["location"]
+    chat_body = multipart("files", "photo.jpg", photo, {"csrf_token": token})
+    chat_headers = {**headers, "Cookie": cookie, "HX-Request": "true"}
+    rows["ClosetChat chat send"] = run_wrk(server.url + conv + "/messages",
+                                           lua_script(tmp, "POST", chat_body, chat_headers),
+                                           args.duration, args.connections)
+    browser_id = BrowserIdentity("bench").verify(client.cookies["closetchat_id"])
+    engine = make_engine(Settings(data_dir=tmp / "data"))
+    seed_history(engine, browser_owner(browser_id), 10_000)
+    engine.dispose()
+    total = re.search(r"([\d,]+) predictions", client.get("/history").text).group(1)
+    rows[f"ClosetChat history page ({total} rows)"] = run_wrk(
+        server.url + "/history", lua_script(tmp, "GET", None, {"Cookie": cookie}),
+        args.duration, args.connections)
+    return rows
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median req/s (the lower middle one of an even count), all its figures."""
+    return sorted(runs, key=lambda r: r["rps"])[(len(runs) - 1) // 2]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="POST /fashion-mnist runs per server, taken in turn (seed, echo, ours, seed...); "
+                             "each server's median run is reported, and the ratios of every round")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install -y wrk")
@@ -167,58 +209,46 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="closetchat-bench-"))
     body = multipart("file", "photo.jpg", photo)
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
-    rows = {}
-
-    for name, app, env, ready in (
-        ("published design (MobileNetV2 224)", "benchmarks.seed_server:app", {}, "/docs"),
-        ("bare FastAPI echo (ceiling)", "benchmarks.echo_server:app", {}, "/docs"),
-        ("ClosetChat", "closetchat", {"CLOSETCHAT_DATA_DIR": str(tmp / "data"),
-                                      "CLOSETCHAT_SECRET_KEY": "bench"}, "/readyz"),
-    ):
-        server = Server(app, env, workers=args.workers if app == "closetchat" else 1)
-        try:
-            ready_s = server.wait_ready(ready)
-            assert httpx.post(server.url + "/fashion-mnist", content=body, headers=headers).status_code == 200
-            result = run_wrk(server.url + "/fashion-mnist", lua_script(tmp, "POST", body, headers),
-                             args.duration, args.connections)
-            result.update(ready_s=ready_s, rss=server.peak_rss_mb())
-            rows[name] = result
-            if app == "closetchat":
-                client = httpx.Client(base_url=server.url)
-                page = client.get("/")
-                token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-                cookie = f"closetchat_id={client.cookies['closetchat_id']}"
-                first = client.post("/c", data={"csrf_token": token},
-                                    files={"files": ("p.jpg", photo, "image/jpeg")}, follow_redirects=False)
-                conv = first.headers["location"]
-                chat_body = multipart("files", "photo.jpg", photo, {"csrf_token": token})
-                chat_headers = {**headers, "Cookie": cookie, "HX-Request": "true"}
-                rows["ClosetChat chat send"] = run_wrk(server.url + conv + "/messages",
-                                                       lua_script(tmp, "POST", chat_body, chat_headers),
-                                                       args.duration, args.connections)
-                from backend.config import Settings
-                from backend.db import make_engine
-                from backend.identity import BrowserIdentity, browser_owner
-
-                browser_id = BrowserIdentity("bench").verify(client.cookies["closetchat_id"])
-                engine = make_engine(Settings(data_dir=tmp / "data"))
-                seed_history(engine, browser_owner(browser_id), 10_000)
-                engine.dispose()
-                total = re.search(r"([\d,]+) predictions", client.get("/history").text).group(1)
-                rows[f"ClosetChat history page ({total} rows)"] = run_wrk(
-                    server.url + "/history", lua_script(tmp, "GET", None, {"Cookie": cookie}),
-                    args.duration, args.connections)
-                rows["ClosetChat"]["rss"] = server.peak_rss_mb()
-        finally:
+    seed_name, echo_name, ours_name = "published design (MobileNetV2 224)", "bare FastAPI echo (ceiling)", "ClosetChat"
+    servers: dict[str, Server] = {}
+    ready_s: dict[str, float] = {}
+    try:
+        # started one at a time, so each ready time is its own; all stay up for the rounds
+        for name, app, env, ready in (
+            (seed_name, "benchmarks.seed_server:app", {}, "/docs"),
+            (echo_name, "benchmarks.echo_server:app", {}, "/docs"),
+            (ours_name, "closetchat", {"CLOSETCHAT_DATA_DIR": str(tmp / "data"), "CLOSETCHAT_SECRET_KEY": "bench"},
+             "/readyz"),
+        ):
+            servers[name] = Server(app, env, workers=args.workers if app == "closetchat" else 1)
+            ready_s[name] = servers[name].wait_ready(ready)
+            assert httpx.post(servers[name].url + "/fashion-mnist", content=body, headers=headers).status_code == 200
+        script = lua_script(tmp, "POST", body, headers)
+        runs: dict[str, list[dict]] = {name: [] for name in servers}
+        for _ in range(args.rounds):
+            for name, server in servers.items():
+                runs[name].append(run_wrk(server.url + "/fashion-mnist", script, args.duration, args.connections))
+        rows = {name: {**median_run(runs[name]), "ready_s": ready_s[name]} for name in servers}
+        rows.update(chat_and_history(servers[ours_name], tmp, photo, headers, args))
+        for name, server in servers.items():
+            rows[name]["rss"] = server.peak_rss_mb()
+    finally:
+        for server in servers.values():
             server.stop()
 
-    print(f"wrk: {args.connections} connections, {args.duration} s each, loopback; photo {len(photo) / 1024:.0f} KiB JPEG")
+    print(f"wrk: {args.connections} connections, {args.duration} s each, loopback; photo {len(photo) / 1024:.0f} KiB JPEG"
+          + (f"; POST /fashion-mnist: median of {args.rounds} rounds taken in turn" if args.rounds > 1 else ""))
     print(f"{'server':<42}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'ready s':>9}{'peak RSS MB':>12}")
     for name, r in rows.items():
         ready = f"{r['ready_s']:.2f}" if "ready_s" in r else ""
         rss = f"{r['rss']:.0f}" if "rss" in r else ""
         print(f"{name:<42}{r['rps']:>9.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['non2xx']:>9}{ready:>9}{rss:>12}")
-    ours, seed, echo = rows["ClosetChat"], rows["published design (MobileNetV2 224)"], rows["bare FastAPI echo (ceiling)"]
+    ours, seed, echo = rows[ours_name], rows[seed_name], rows[echo_name]
+    if args.rounds > 1:
+        for i in range(args.rounds):
+            o, s_, e = runs[ours_name][i]["rps"], runs[seed_name][i]["rps"], runs[echo_name][i]["rps"]
+            print(f"round {i + 1}: published design {s_:.1f}, echo {e:.0f}, ClosetChat {o:.0f} req/s: "
+                  f"{o / s_:.1f}× the published design, {o / e:.2f} of the echo")
     print(f"ClosetChat / published design: {ours['rps'] / seed['rps']:.1f}×   "
           f"ClosetChat / echo ceiling: {ours['rps'] / echo['rps']:.2f}   "
           f"chat send / POST /fashion-mnist: {rows['ClosetChat chat send']['rps'] / ours['rps']:.2f}")
