@@ -1,8 +1,10 @@
 """Micro-batching in front of the classifier: concurrent requests share one forward pass.
 
 Requests preprocess their own photos in their worker threads (that work runs in parallel),
-then hand 28×28 arrays to one batching thread that waits at most max_wait_ms for company,
-up to max_batch images, as Triton's and TorchServe's dynamic batchers do.
+then hand 28×28 arrays to one batching thread. It takes every request already queued, up to
+max_batch images, and then waits at most max_wait_ms for more, as Triton's and TorchServe's dynamic
+batchers do. The default wait is 0 (backend.config): requests that arrive during a forward pass
+share the next one anyway, and a request alone is not kept waiting.
 """
 
 from __future__ import annotations
@@ -67,6 +69,16 @@ class InferenceEngine:
                 return
             pending = [item]
             count = len(item[0])
+            while count < self.max_batch:  # whatever queued meanwhile comes along, without waiting
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                pending.append(nxt)
+                count += len(nxt[0])
             deadline = time.perf_counter() + self.max_wait
             while count < self.max_batch:
                 remaining = deadline - time.perf_counter()

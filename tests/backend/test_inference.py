@@ -1,6 +1,7 @@
 """Micro-batching: concurrent callers share forward passes and each gets its own answers."""
 
 import threading
+import time
 
 import numpy as np
 
@@ -34,5 +35,44 @@ def test_a_failing_batch_fails_its_callers_not_the_engine(classifier, fashion_te
         else:
             raise AssertionError("a wrong shape must raise")
         assert engine.predict_arrays(fashion_test.images[:2])[0].label == "Ankle boot"
+    finally:
+        engine.close()
+
+
+class _FirstPassHeld:
+    """The real classifier, its first forward pass held until released: requests queue meanwhile."""
+
+    def __init__(self, classifier) -> None:
+        self._classifier = classifier
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def predict_routed(self, arrays, dataset_form):
+        if not self.started.is_set():
+            self.started.set()
+            assert self.release.wait(10)
+        return self._classifier.predict_routed(arrays, dataset_form)
+
+
+def test_with_no_wait_requests_queued_during_a_pass_share_the_next(classifier, fashion_test):
+    held = _FirstPassHeld(classifier)
+    engine = InferenceEngine(held, max_batch=64, max_wait_ms=0)
+    expected = classifier.predict_arrays(fashion_test.images[:6]).argmax(1)
+    answers = {}
+
+    def ask(i):
+        answers[i] = engine.predict_arrays(fashion_test.images[i:i + 1])[0].index
+
+    try:
+        threads = [threading.Thread(target=ask, args=(0,))]
+        threads[0].start()
+        assert held.started.wait(10)
+        threads += [threading.Thread(target=ask, args=(i,)) for i in range(1, 6)]
+        [t.start() for t in threads[1:]]
+        while engine._queue.qsize() < 5:
+            time.sleep(0.005)
+        held.release.set()
+        [t.join() for t in threads]
+        assert [answers[i] for i in range(6)] == list(expected)
+        assert (engine.batches, engine.images) == (2, 6)  # the first alone, then the five together
     finally:
         engine.close()
