@@ -69,23 +69,12 @@ class InferenceEngine:
                 return
             pending = [item]
             count = len(item[0])
-            while count < self.max_batch:  # whatever queued meanwhile comes along, without waiting
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)
-                    break
-                pending.append(nxt)
-                count += len(nxt[0])
             deadline = time.perf_counter() + self.max_wait
             while count < self.max_batch:
+                # whatever is queued comes along; past the deadline (at once, by default) no waiting
                 remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    break
                 try:
-                    nxt = self._queue.get(timeout=remaining)
+                    nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
