@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from backend.config import Settings
 from backend.errors import ClosetChatError
-from backend.models import Prediction, Upload, row_values
+from backend.models import Prediction, Upload, new_id, row_values, utcnow
 from backend.services import file_lock, revisions, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
@@ -94,12 +94,15 @@ def files_placed(prepared: list[Prepared], settings: Settings) -> Iterator[None]
 def build_rows(owner: str, prepared: list[Prepared], conversation_id: str | None = None) -> list[Answer]:
     """The Upload and Prediction rows for prepared files, made (ids included) but not written."""
     answers = []
+    now = utcnow()
     for item in prepared:
         if item.error is not None:
             answers.append(Answer(filename=item.filename, error=item.error))
             continue
-        upload = uploads.new_row(owner, item.checked)
+        upload = uploads.new_row(owner, item.checked, now)
         row = Prediction(
+            id=new_id(),
+            created_at=now,
             owner=owner,
             upload_id=upload.id,
             conversation_id=conversation_id,

@@ -7,13 +7,14 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image
 
 from backend.config import Settings
 from backend.errors import BrokenImage, ClosetChatError, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
-from backend.models import Upload
+from backend.models import Upload, new_id, utcnow
 from backend.services.multipart import IncomingFile
 from ml import WORK_SIZE, UnreadableImage, flatten_to_rgb, open_image, preprocess
 
@@ -158,10 +159,12 @@ def place_files(checked: CheckedImage, settings: Settings) -> None:
     _fsync_replace(checked.incoming.path, target)
 
 
-def new_row(owner: str, checked: CheckedImage) -> Upload:
+def new_row(owner: str, checked: CheckedImage, now: datetime | None = None) -> Upload:
     """The Upload row for files already placed, not yet written."""
     incoming = checked.incoming
     return Upload(
+        id=new_id(),  # given, not left to the default factories: see backend.models.Upload
+        created_at=now or utcnow(),
         owner=owner,
         sha256=incoming.sha256,
         filename=clean_filename(incoming.filename),
