@@ -40,6 +40,18 @@ def correction_options(label: str, corrected: str | None) -> Markup:
 templates.env.globals["correction_options"] = correction_options
 
 
+@lru_cache(maxsize=16)
+def feedback_chips(corrected: str | None) -> Markup:
+    """A reply's ten class buttons, the corrected one marked: made once per correction, not a
+    ten-step template loop on every answer."""
+    return Markup("\n".join(
+        f'<button type="submit" name="label" value="{escape(label)}" class="chip{" chosen" if label == corrected else ""}">'
+        f"{escape(label)}</button>" for label in LABELS))
+
+
+templates.env.globals["feedback_chips"] = feedback_chips
+
+
 def percent(value: float) -> str:
     return f"{value * 100:.0f}%" if value >= 0.01 else "<1%"
 
