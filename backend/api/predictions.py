@@ -68,7 +68,7 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
         answers = await run_in_threadpool(work)
     finally:
         form.cleanup()
-    results = [PredictionPublic.of(a.prediction) if a.prediction else
+    results = [PredictionPublic.of_view(a.view) if a.prediction else
                FileError(filename=a.filename, status=a.error.status_code, detail=a.error.message)
                for a in answers]
     body = BatchResult(results=results).model_dump(mode="json")

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from sqlalchemy import insert
@@ -13,22 +14,28 @@ from sqlalchemy.engine import Connection
 
 from backend.config import Settings
 from backend.errors import ClosetChatError
-from backend.models import Prediction, Upload, new_id, row_values, utcnow
+from backend.models import Prediction, Upload, new_id, utcnow
 from backend.services import file_lock, revisions, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
+from backend.services.views import PredictionView
 from ml import Prediction as ModelPrediction
 from ml import is_fashion_mnist_form, to_fashion_mnist
 
 
 @dataclass
 class Answer:
-    """The outcome for one file: a stored prediction, or the error that stopped it."""
+    """The outcome for one file: a prediction to store, or the error that stopped it. The rows are
+    column values (build_rows says why); `view` is the prediction as pages and JSON show it."""
 
     filename: str
-    upload: Upload | None = None
-    prediction: Prediction | None = None
+    upload: dict | None = None
+    prediction: dict | None = None
     error: ClosetChatError | None = None
+
+    @cached_property
+    def view(self) -> PredictionView:
+        return PredictionView.of_values(self.prediction)
 
 
 def check_all(files: list[IncomingFile], settings: Settings) -> list[uploads.CheckedImage | ClosetChatError]:
@@ -92,7 +99,12 @@ def files_placed(prepared: list[Prepared], settings: Settings) -> Iterator[None]
 
 
 def build_rows(owner: str, prepared: list[Prepared], conversation_id: str | None = None) -> list[Answer]:
-    """The Upload and Prediction rows for prepared files, made (ids included) but not written."""
+    """The Upload and Prediction rows for prepared files, made (ids included) but not written.
+
+    Column values, not Upload and Prediction objects: these rows are only inserted and shown, and
+    constructing a SQLModel table object (SQLAlchemy's attribute events on every field) was about an
+    eighth of a chat send's worker-thread CPU (cProfile, sequential sends). tests/backend/test_chat.py
+    holds the values to every column of both tables."""
     answers = []
     now = utcnow()
     for item in prepared:
@@ -100,20 +112,13 @@ def build_rows(owner: str, prepared: list[Prepared], conversation_id: str | None
             answers.append(Answer(filename=item.filename, error=item.error))
             continue
         upload = uploads.new_row(owner, item.checked, now)
-        row = Prediction(
-            id=new_id(),
-            created_at=now,
-            owner=owner,
-            upload_id=upload.id,
-            conversation_id=conversation_id,
-            filename=upload.filename,
-            label=item.result.label,
-            label_index=item.result.index,
-            confidence=round(item.result.confidence, 6),
-            probs_json=json.dumps([round(p, 6) for p in item.result.probs]),
-            unsure=item.result.unsure,
-            model_version=item.result.model_version,  # the graph that answered
-        )
+        result = item.result
+        row = {"id": new_id(), "owner": owner, "upload_id": upload["id"], "conversation_id": conversation_id,
+               "filename": upload["filename"], "label": result.label, "label_index": result.index,
+               "confidence": round(result.confidence, 6), "probs_json": json.dumps([round(p, 6) for p in result.probs]),
+               "unsure": result.unsure, "corrected_label": None,
+               "model_version": result.model_version,  # the graph that answered
+               "created_at": now}
         answers.append(Answer(filename=item.filename, upload=upload, prediction=row))
     return answers
 
@@ -134,7 +139,7 @@ class RowsToWrite:
     @classmethod
     def of(cls, owner: str, answers: list[Answer]) -> RowsToWrite:
         stored = [a for a in answers if a.prediction is not None]
-        return cls(owner, [row_values(a.upload) for a in stored], [row_values(a.prediction) for a in stored])
+        return cls(owner, [a.upload for a in stored], [a.prediction for a in stored])
 
     def insert(self, connection: Connection) -> None:
         """Core inserts on the tables themselves, in the caller's transaction: the ORM's unit of

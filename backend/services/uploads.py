@@ -14,7 +14,7 @@ from PIL import Image
 
 from backend.config import Settings
 from backend.errors import BrokenImage, ClosetChatError, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
-from backend.models import Upload, new_id, utcnow
+from backend.models import Upload, new_id
 from backend.services.multipart import IncomingFile
 from ml import WORK_SIZE, UnreadableImage, flatten_to_rgb, open_image, preprocess
 
@@ -159,17 +159,10 @@ def place_files(checked: CheckedImage, settings: Settings) -> None:
     _fsync_replace(checked.incoming.path, target)
 
 
-def new_row(owner: str, checked: CheckedImage, now: datetime | None = None) -> Upload:
-    """The Upload row for files already placed, not yet written."""
+def new_row(owner: str, checked: CheckedImage, now: datetime) -> dict:
+    """The Upload row's column values for files already placed, not yet written (see
+    backend.services.predictions.build_rows for why values, not an Upload)."""
     incoming = checked.incoming
-    return Upload(
-        id=new_id(),  # given, not left to the default factories: see backend.models.Upload
-        created_at=now or utcnow(),
-        owner=owner,
-        sha256=incoming.sha256,
-        filename=clean_filename(incoming.filename),
-        content_type=checked.content_type,
-        size_bytes=incoming.size,
-        width=checked.width,
-        height=checked.height,
-    )
+    return {"id": new_id(), "owner": owner, "sha256": incoming.sha256, "filename": clean_filename(incoming.filename),
+            "content_type": checked.content_type, "size_bytes": incoming.size, "width": checked.width,
+            "height": checked.height, "created_at": now}

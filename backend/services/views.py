@@ -11,6 +11,14 @@ from ml import LABELS
 
 
 @dataclass(frozen=True)
+class UploadView:
+    """What a thread shows of a photo: the links to it and its name."""
+
+    id: str
+    filename: str
+
+
+@dataclass(frozen=True)
 class PredictionView:
     id: str
     filename: str
@@ -33,6 +41,17 @@ class PredictionView:
             confidence=row.confidence, probs_json=row.probs_json, unsure=row.unsure,
             corrected_label=row.corrected_label, model_version=row.model_version,
             upload_id=row.upload_id, conversation_id=row.conversation_id, created_at=row.created_at, k=k,
+        )
+
+    @classmethod
+    def of_values(cls, values: dict, k: int = 3) -> PredictionView:
+        """From a Prediction row's column values (a prediction just made, not read back)."""
+        return cls(
+            id=values["id"], filename=values["filename"], label=values["label"], index=values["label_index"],
+            confidence=values["confidence"], probs_json=values["probs_json"], unsure=values["unsure"],
+            corrected_label=values["corrected_label"], model_version=values["model_version"],
+            upload_id=values["upload_id"], conversation_id=values["conversation_id"],
+            created_at=values["created_at"], k=k,
         )
 
     # parsed only when shown: a history page of fifty rows shows neither

@@ -1,5 +1,6 @@
 """The chat over real HTTP (TestClient), the real model and a fresh SQLite per test."""
 
+import hashlib
 import io
 import re
 
@@ -195,3 +196,27 @@ def test_security_headers(client):
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert "script-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_rows_a_send_writes_as_values_name_every_column(client, settings):
+    """A send writes column values, not table objects (backend.services.predictions.build_rows): a
+    column added to a table has to be added to these too, or it would be written as NULL."""
+    from dataclasses import asdict
+
+    from backend.services import chat, predictions
+    from backend.services.multipart import IncomingFile
+
+    data = jpeg_bytes()
+    incoming = IncomingFile(field="files", filename="p.jpg", path=settings.incoming_dir / "p.part", size=len(data),
+                            data=data, sha256=hashlib.sha256(data).hexdigest())
+    prepared = predictions.prepare_files([incoming], settings, client.app.state.inference)
+    answer = predictions.build_rows("owner", prepared, "conversation")[0]
+
+    def columns(model):
+        return {column.name for column in model.__table__.columns}
+
+    assert set(answer.upload) == columns(Upload)
+    assert set(answer.prediction) == columns(Prediction)
+    assert set(asdict(chat.ConversationRef(owner="owner"))) == columns(Conversation)
+    assert set(chat._message("conversation", "user", "text")) | {"id"} == columns(Message)
+    assert answer.view.id == answer.prediction["id"] and answer.view.label == answer.prediction["label"]
