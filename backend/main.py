@@ -19,7 +19,7 @@ from backend.db import make_engine, sqlite_file
 from backend.errors import ClosetChatError
 from backend.identity import BrowserIdentity
 from backend.metrics import Metrics, MetricsMiddleware
-from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
+from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware, SessionCloseMiddleware
 from backend.migrations import upgrade_to_head
 from backend.services.inference import InferenceEngine
 from backend.services.maintenance import sweep
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(SessionCloseMiddleware)
     return app
 
 

@@ -1,9 +1,11 @@
-"""Pure ASGI middleware (cheap per request): the anonymous browser cookie and security headers."""
+"""Pure ASGI middleware (cheap per request): the anonymous browser cookie, security headers, and
+closing the database sessions a request opened."""
 
 from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
+from backend.deps import REQUEST_SESSIONS, close_session
 from backend.identity import COOKIE_MAX_AGE, COOKIE_NAME, BrowserIdentity
 
 CSP = (
@@ -97,3 +99,21 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class SessionCloseMiddleware:
+    """Closes the sessions a request's routes opened (backend.deps.get_session) once the response has
+    been sent, streamed bodies included, or when the request failed."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        sessions = scope.setdefault("state", {})[REQUEST_SESSIONS] = []
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            for session in sessions:
+                await close_session(session)

@@ -220,3 +220,19 @@ def test_rows_a_send_writes_as_values_name_every_column(client, settings):
     assert set(asdict(chat.ConversationRef(owner="owner"))) == columns(Conversation)
     assert set(chat._message("conversation", "user", "text")) | {"id"} == columns(Message)
     assert answer.view.id == answer.prediction["id"] and answer.view.label == answer.prediction["label"]
+
+
+def test_every_request_gives_its_database_connection_back(client, fashion_test):
+    """Sessions are closed by backend.middleware.SessionCloseMiddleware, not by a `yield` dependency:
+    after pages, a send, an export, a refused form and a 404, no connection is still checked out."""
+    pool = client.app.state.db.pool
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("a.png", fashion_png(fashion_test, 0), "image/png")})
+    assert client.post(url + "/messages", data={"csrf_token": token},
+                       files={"files": ("b.png", fashion_png(fashion_test, 1), "image/png")}, headers=HX).status_code == 200
+    assert client.get(url).status_code == 200 and client.get("/history").status_code == 200
+    assert client.get("/history/export.csv").status_code == 200
+    assert client.post(url + "/messages", data={"csrf_token": "wrong"}, headers=HX).status_code == 403
+    assert client.get("/c/" + "0" * 32).status_code == 404
+    assert client.post("/c/" + "0" * 32 + "/messages", data={"csrf_token": token, "text": "hi"}, headers=HX).status_code == 404
+    assert pool.checkedout() == 0
