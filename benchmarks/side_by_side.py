@@ -1,0 +1,107 @@
+"""Two trees' servers under the same load at the same time: the ratio of their req/s, round by round.
+
+Runs one after another compare different minutes of this VM, whose speed swings by 10-30% within
+minutes; here both servers are up at once and wrk loads both together, so each round's ratio reads one
+minute for both. Used to choose each serving change of 2026-11-26 (README, "Serving, latest").
+
+    .venv/bin/python benchmarks/side_by_side.py chat|fashion-mnist ROOT_A[:VAR=value,...] ROOT_B[:...] \
+        [--rounds 5] [--duration 10] [--connections 16] [--workers 2]
+
+A root is a checkout of this repository with its own .venv (a `git worktree` with a link to this
+.venv will do); VAR=value pairs after a colon go into that server's environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.photo_latency import default_photo  # noqa: E402
+from benchmarks.serve import BOUNDARY, Server, chat_target, free_port, lua_script, multipart  # noqa: E402
+
+
+class TreeServer(Server):
+    """`closetchat serve` from another checkout, with its own Python and environment."""
+
+    def __init__(self, root: str, env: dict, workers: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [f"{root}/.venv/bin/python", "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port",
+               str(self.port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, **env})
+
+
+def parse_tree(spec: str) -> tuple[str, dict]:
+    root, _, extra = spec.partition(":")
+    return root, dict(pair.split("=", 1) for pair in extra.split(",") if pair)
+
+
+def wrk_together(targets: list[tuple[str, Path]], duration: int, connections: int, b_first: bool) -> list[float]:
+    """Both wrk runs at once (b_first: B's is started first); each one's req/s, A's first."""
+    order = [1, 0] if b_first else [0, 1]
+    runs = {i: subprocess.Popen(["wrk", "-t", "1", "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
+                                 "-s", str(targets[i][1]), targets[i][0]], stdout=subprocess.PIPE, text=True)
+            for i in order}
+    outs = [runs[i].communicate(timeout=duration + 60)[0] for i in (0, 1)]
+    return [float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)) for out in outs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("endpoint", choices=["chat", "fashion-mnist"])
+    parser.add_argument("tree_a")
+    parser.add_argument("tree_b")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    photo = default_photo()
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    tmp = Path(tempfile.mkdtemp(prefix="closetchat-side-by-side-"))
+    servers, targets = [], []
+    try:
+        for i, spec in enumerate((args.tree_a, args.tree_b)):
+            root, env = parse_tree(spec)
+            env = {"CLOSETCHAT_DATA_DIR": str(tmp / f"data-{i}"), "CLOSETCHAT_SECRET_KEY": "bench", **env}
+            servers.append(TreeServer(root, env, args.workers))
+        for server in servers:
+            server.wait_ready("/readyz")
+            if args.endpoint == "chat":
+                targets.append(chat_target(server, tmp, photo, headers))
+            else:
+                targets.append((server.url + "/fashion-mnist",
+                                lua_script(tmp, "POST", multipart("file", "photo.jpg", photo), headers)))
+            assert httpx.post(server.url + "/fashion-mnist", content=multipart("file", "photo.jpg", photo),
+                              headers=headers).status_code == 200
+        time.sleep(3)
+        a_runs, b_runs = [], []
+        for i in range(args.rounds):
+            a, b = wrk_together(targets, args.duration, args.connections, b_first=i % 2 == 1)
+            a_runs.append(a)
+            b_runs.append(b)
+            print(f"round {i + 1}: A {a:.0f}  B {b:.0f}  A/B {a / b:.3f}", flush=True)
+            time.sleep(2)
+    finally:
+        for server in servers:
+            server.stop()
+    ratios = [a / b for a, b in zip(a_runs, b_runs, strict=True)]
+    print(f"{args.endpoint}, {args.workers} workers and {args.connections} connections each, {args.duration} s rounds")
+    print(f"A {args.tree_a}: median {statistics.median(a_runs):.0f} req/s")
+    print(f"B {args.tree_b}: median {statistics.median(b_runs):.0f} req/s")
+    print(f"A/B median {statistics.median(ratios):.3f} (rounds {', '.join(f'{r:.3f}' for r in ratios)})")
+
+
+if __name__ == "__main__":
+    main()
