@@ -93,17 +93,19 @@ def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict:
 
 
 class Server:
-    def __init__(self, app: str, env: dict | None = None, workers: int = 1) -> None:
+    def __init__(self, app: str, env: dict | None = None, workers: int = 1, root: Path | None = None) -> None:
+        """root: another checkout to serve from, with its own .venv (default: this one, this Python)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        python = sys.executable if root is None else str(Path(root) / ".venv" / "bin" / "python")
         if app == "closetchat":  # as users run it: `closetchat serve` (one SO_REUSEPORT socket a worker)
-            cmd = [sys.executable, "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+            cmd = [python, "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
                    "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
         else:
-            cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
+            cmd = [python, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
                    "--log-level", "warning", "--no-access-log"]
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
+        self.proc = subprocess.Popen(cmd, cwd=root or ROOT, env={**os.environ, **(env or {})})
 
     def wait_ready(self, path: str) -> float:
         deadline = time.time() + 60

@@ -14,7 +14,6 @@ A root is a checkout of this repository with its own .venv (a `git worktree` wit
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import subprocess
@@ -27,19 +26,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.photo_latency import default_photo  # noqa: E402
-from benchmarks.serve import BOUNDARY, Server, chat_target, free_port, lua_script, multipart  # noqa: E402
-
-
-class TreeServer(Server):
-    """`closetchat serve` from another checkout, with its own Python and environment."""
-
-    def __init__(self, root: str, env: dict, workers: int) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [f"{root}/.venv/bin/python", "-m", "backend.cli", "serve", "--host", "127.0.0.1", "--port",
-               str(self.port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=root, env={**os.environ, **env})
+from benchmarks.serve import BOUNDARY, Server, chat_target, lua_script, multipart  # noqa: E402
 
 
 def parse_tree(spec: str) -> tuple[str, dict]:
@@ -75,7 +62,7 @@ def main() -> None:
         for i, spec in enumerate((args.tree_a, args.tree_b)):
             root, env = parse_tree(spec)
             env = {"CLOSETCHAT_DATA_DIR": str(tmp / f"data-{i}"), "CLOSETCHAT_SECRET_KEY": "bench", **env}
-            servers.append(TreeServer(root, env, args.workers))
+            servers.append(Server("closetchat", env, workers=args.workers, root=Path(root)))
         for server in servers:
             server.wait_ready("/readyz")
             if args.endpoint == "chat":

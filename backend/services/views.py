@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 from backend.models import Prediction
 from ml import LABELS
@@ -36,22 +37,21 @@ class PredictionView:
 
     @classmethod
     def of(cls, row: Prediction, k: int = 3) -> PredictionView:
-        return cls(
-            id=row.id, filename=row.filename, label=row.label, index=row.label_index,
-            confidence=row.confidence, probs_json=row.probs_json, unsure=row.unsure,
-            corrected_label=row.corrected_label, model_version=row.model_version,
-            upload_id=row.upload_id, conversation_id=row.conversation_id, created_at=row.created_at, k=k,
-        )
+        return cls._from(partial(getattr, row), k)
 
     @classmethod
     def of_values(cls, values: dict, k: int = 3) -> PredictionView:
         """From a Prediction row's column values (a prediction just made, not read back)."""
+        return cls._from(values.__getitem__, k)
+
+    @classmethod
+    def _from(cls, column: Callable[[str], object], k: int) -> PredictionView:
         return cls(
-            id=values["id"], filename=values["filename"], label=values["label"], index=values["label_index"],
-            confidence=values["confidence"], probs_json=values["probs_json"], unsure=values["unsure"],
-            corrected_label=values["corrected_label"], model_version=values["model_version"],
-            upload_id=values["upload_id"], conversation_id=values["conversation_id"],
-            created_at=values["created_at"], k=k,
+            id=column("id"), filename=column("filename"), label=column("label"), index=column("label_index"),
+            confidence=column("confidence"), probs_json=column("probs_json"), unsure=column("unsure"),
+            corrected_label=column("corrected_label"), model_version=column("model_version"),
+            upload_id=column("upload_id"), conversation_id=column("conversation_id"),
+            created_at=column("created_at"), k=k,
         )
 
     # parsed only when shown: a history page of fifty rows shows neither
