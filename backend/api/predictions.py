@@ -15,7 +15,7 @@ from backend.errors import BadForm
 from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
 from backend.services import chat, history, uploads
 from backend.services.multipart import read_form
-from backend.services.predictions import RowsToWrite, build_rows, files_placed, prepare_files
+from backend.services.predictions import RowsToWrite, build_rows, files_placed, prepare_files, prepare_inline
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
@@ -56,8 +56,10 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
         if not files:
             raise BadForm("send one or more images in the multipart field “files”")
 
+        inline = prepare_inline(files, settings, engine)  # one small photo: here, on the event loop
+
         def work():
-            prepared = prepare_files(files, settings, engine)  # the slow part, before any write
+            prepared = inline if inline is not None else prepare_files(files, settings, engine)  # before any write
             answers = build_rows(owner, prepared)
             rows = RowsToWrite.of(owner, answers)
             if rows.predictions:

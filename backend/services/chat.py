@@ -17,7 +17,7 @@ from backend.models import Conversation, Feedback, Message, Prediction, Upload, 
 from backend.services import assistant, revisions
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
-from backend.services.predictions import RowsToWrite, build_rows, files_placed, prepare_files
+from backend.services.predictions import Prepared, RowsToWrite, build_rows, files_placed, prepare_files
 from backend.services.views import PredictionView, UploadView
 from ml import LABELS
 
@@ -158,10 +158,12 @@ def send(
     files: list[IncomingFile],
     settings: Settings,
     engine: InferenceEngine,
+    prepared: list[Prepared] | None = None,
 ) -> SendResult:
     """A user's message: optional text, any number of photos, to a conversation of this owner's or
     (conversation_id None) a new one. Stores what was accepted in one short transaction (a new
-    conversation included, only then) and returns the bubbles for the thread."""
+    conversation included, only then) and returns the bubbles for the thread.
+    prepared: the files already checked and classified (predictions.prepare_inline), if they were."""
     is_new = conversation_id is None
     if is_new:
         conversation, was_on_top = ConversationRef(owner=owner), False
@@ -176,7 +178,8 @@ def send(
     new_rows: list[tuple[dict, Bubble]] = []
     if text:
         new_rows.append((_message(conversation.id, "user", "text", text=text), Bubble(role="user", kind="text", text=text)))
-    prepared = prepare_files(files, settings, engine)  # the slow part, before any write
+    if prepared is None:
+        prepared = prepare_files(files, settings, engine)  # the slow part, before any write
     title_before = conversation.title
     # every row is made before the write turn: under load the turn is what all workers queue for
     answers = build_rows(owner, prepared, conversation.id)

@@ -8,6 +8,11 @@ held in memory, at most 192 KiB and 2 megapixels (decoded at reduced scale), whi
 about 4 ms here (1000×1000: 2.2-3.7 ms). Everything else, its header included, is read in a thread:
 a PNG's text chunks are inflated while its header is read, a progressive JPEG may carry any number
 of scans, and a phone photo is big; there the hop is noise.
+
+The chat send and POST /api/v1/predictions follow the same rule for a request of one such photo
+(backend.services.predictions.prepare_inline); their writes still go to a thread. In the thread the
+check and conversion cost about twice the CPU they cost on the loop under load (16 connections, one
+worker: 1.5 against 0.7 ms); chat sends, loaded in turn with the tree before, served 1.15× (eight rounds).
 """
 
 from __future__ import annotations

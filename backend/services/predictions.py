@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from backend.config import Settings
 from backend.errors import ClosetChatError
 from backend.models import Prediction, Upload, new_id, utcnow
-from backend.services import file_lock, revisions, uploads
+from backend.services import file_lock, offload, revisions, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
 from backend.services.views import PredictionView
@@ -85,6 +85,24 @@ def prepare_files(files: list[IncomingFile], settings: Settings, engine: Inferen
             continue
         prepared.append(Prepared(filename=name, checked=item, result=next(results)))
     return prepared
+
+
+def prepare_inline(files: list[IncomingFile], settings: Settings, engine: InferenceEngine) -> list[Prepared] | None:
+    """prepare_files for a request of one small JPEG held in memory, done right here on the event
+    loop as POST /fashion-mnist does (backend.services.offload says what is small); None when the
+    work belongs in a worker thread, there to be done by prepare_files."""
+    if len(files) != 1 or not offload.header_may_be_read_on_loop(files[0]):
+        return None
+    incoming = files[0]
+    name = uploads.clean_filename(incoming.filename)
+    try:
+        header = uploads.read_header(incoming, settings)
+        if not offload.small_enough_for_loop(header):
+            return None
+        checked = uploads.check_image(incoming, settings, header)
+    except ClosetChatError as exc:  # held in memory: no file to remove
+        return [Prepared(filename=name, error=exc)]
+    return [Prepared(filename=name, checked=checked, result=classify([checked], engine, inline=True)[0])]
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from backend.errors import BadForm, ClosetChatError, NotFound
 from backend.models import Upload
 from backend.services import chat, uploads
 from backend.services.multipart import read_form
+from backend.services.predictions import prepare_inline
 from backend.services.views import PredictionView
 from backend.templating import is_htmx, render
 
@@ -45,9 +46,12 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
             raise BadForm(f"that message is too long: at most {settings.max_text_chars:,} characters")
         files = [f for f in form.files if f.field == "files" and (f.filename or f.size)]
         text = form.first("text")
+        # one small photo is checked and classified here, on the event loop, as by POST /fashion-mnist:
+        # in a worker thread the same work cost about twice the CPU under load (below, the writes)
+        prepared = prepare_inline(files, settings, engine)
 
         def work():
-            result = chat.send(session, owner, conversation_id, text, files, settings, engine)
+            result = chat.send(session, owner, conversation_id, text, files, settings, engine, prepared)
             if not result.stored:
                 session.rollback()
             return result

@@ -10,7 +10,7 @@ from backend.errors import BrokenImage
 from backend.services import offload, uploads
 from backend.services.multipart import IncomingFile
 from ml import open_image
-from tests.conftest import jpeg_bytes
+from tests.conftest import csrf_of, jpeg_bytes
 
 
 def _encode(img: Image.Image, fmt: str, **kw) -> bytes:
@@ -66,3 +66,37 @@ def test_both_paths_answer_as_the_classifier_does(client, classifier):
         assert max(abs(a - b) for a, b in zip(r.json()["probs"], local.probs, strict=True)) < 1e-6
     assert client.post("/fashion-mnist", files={"file": ("p.jpg", small[: len(small) // 2])}).status_code == 422
     assert client.post("/fashion-mnist", files={"file": ("p.jpg", b"\xff\xd8\xff" + b"junk")}).status_code == 422
+
+
+def test_a_chat_send_or_api_post_of_one_small_photo_is_classified_on_the_loop(client, classifier):
+    """One small JPEG: on the loop, with the classifier's answer, stored as any other; a PNG, two photos
+    or a damaged JPEG take the thread pool's way or are refused as before."""
+    engine = client.app.state.inference
+    token = csrf_of(client)
+    small = jpeg_bytes(size=(400, 534), colour=(150, 40, 40))
+    png = _encode(Image.open(io.BytesIO(jpeg_bytes(size=(300, 300)))), "PNG")
+    first = client.post("/c", data={"csrf_token": token}, files={"files": ("first.png", png)}, follow_redirects=False)
+    url = first.headers["location"] + "/messages"
+    local = classifier.predict([open_image(small)])[0]
+    replies = []
+    for files, inline in (([("files", ("a.jpg", small))], 1), ([("files", ("b.png", png))], 0),
+                          ([("files", ("c.jpg", small)), ("files", ("d.jpg", small))], 0)):
+        before = engine.inline_images
+        r = client.post(url, data={"csrf_token": token}, files=files, headers={"HX-Request": "true"})
+        assert r.status_code == 200 and r.text.count('class="reply"') == len(files)
+        assert engine.inline_images - before == inline
+        replies.append(r.text)
+    assert f"<strong>{local.label}</strong>" in replies[0] and f"{local.confidence * 100:.0f}%" in replies[0]
+    stored = client.get(first.headers["location"]).text
+    assert "a.jpg" in stored and "b.png" in stored and stored.count('class="reply"') == 5
+
+    broken = client.post(url, data={"csrf_token": token}, files={"files": ("x.jpg", small[: len(small) // 2])},
+                         headers={"HX-Request": "true"})
+    assert broken.status_code == 422 and "damaged" in broken.text
+    assert client.get(first.headers["location"]).text.count('class="reply"') == 5  # nothing stored
+
+    before = engine.inline_images
+    api = client.post("/api/v1/predictions", files={"files": ("e.jpg", small)})
+    assert api.status_code == 200 and engine.inline_images - before == 1
+    answer = api.json()["results"][0]
+    assert answer["label"] == local.label and client.get(f"/api/v1/predictions/{answer['id']}").status_code == 200
