@@ -55,6 +55,13 @@ def sqlite_file(engine: Engine) -> Path | None:
     return Path(database)
 
 
+def reads_are_local(engine: Engine) -> bool:
+    """Whether a short read may run on the event loop: on SQLite it is a call into a local file, which
+    a writer never blocks in WAL mode (a chat send's conversation read: about 0.1 ms there, 0.4 ms of CPU
+    in a worker thread under load); on PostgreSQL it is a round trip, which goes to a thread."""
+    return engine.dialect.name == "sqlite"
+
+
 _SQLITE_WRITERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 

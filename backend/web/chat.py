@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from backend.db import reads_are_local
 from backend.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, check_csrf
 from backend.errors import BadForm, ClosetChatError, NotFound
 from backend.models import Upload
@@ -46,12 +49,16 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
             raise BadForm(f"that message is too long: at most {settings.max_text_chars:,} characters")
         files = [f for f in form.files if f.field == "files" and (f.filename or f.size)]
         text = form.first("text")
+        target = None  # the conversation, read first: a 404 comes before any photo work
+        if conversation_id is not None:
+            read = partial(chat.conversation_for_send, session, owner, conversation_id)
+            target = read() if reads_are_local(session.get_bind()) else await run_in_threadpool(read)
         # one small photo is checked and classified here, on the event loop, as by POST /fashion-mnist:
         # in a worker thread the same work cost about twice the CPU under load (below, the writes)
         prepared = prepare_inline(files, settings, engine)
 
         def work():
-            result = chat.send(session, owner, conversation_id, text, files, settings, engine, prepared)
+            result = chat.send(session, owner, target, text, files, settings, engine, prepared)
             if not result.stored:
                 session.rollback()
             return result

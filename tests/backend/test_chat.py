@@ -146,6 +146,11 @@ def test_other_browser_sees_nothing(make_client, settings, fashion_test):
     assert "secret.png" not in bob.get("/").text and "secret.png" not in bob.get("/history").text
     bob_token = csrf_of(bob)
     assert bob.post(url + "/messages", data={"csrf_token": bob_token, "text": "hi"}).status_code == 404
+    engine = bob.app.state.inference
+    classified = engine.images
+    photo = {"files": ("p.jpg", jpeg_bytes(), "image/jpeg")}
+    assert bob.post(url + "/messages", data={"csrf_token": bob_token}, files=photo).status_code == 404
+    assert engine.images == classified  # refused before any photo work
     assert bob.post(f"/predictions/{pid}/feedback", data={"csrf_token": bob_token, "label": "Bag"}).status_code == 404
     assert bob.post(url + "/delete", data={"csrf_token": bob_token}).status_code == 404
 
