@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from backend import group_commit
+from backend.compiled_writes import CompiledWrite
 from backend.config import Settings
 from backend.errors import BadForm, ClosetChatError, NotFound
 from backend.models import Conversation, Feedback, Message, Prediction, Upload, new_id, utcnow
@@ -228,10 +229,12 @@ def _answer_rows(conversation: ConversationRef, answers, result: SendResult) -> 
 
 
 _MESSAGE = Message.__table__
-_INSERT_CONVERSATION = sa.insert(_CONVERSATION)
-_UPDATE_CONVERSATION = (sa.update(_CONVERSATION).where(_CONVERSATION.c.id == sa.bindparam("conversation_id"))
-                        .values(title=sa.bindparam("new_title"), updated_at=sa.bindparam("now")))
-_INSERT_MESSAGES = sa.insert(_MESSAGE)  # no ids read back: no page shows a message's id
+_INSERT_CONVERSATION = CompiledWrite(sa.insert(_CONVERSATION), [column.name for column in _CONVERSATION.columns])
+_UPDATE_CONVERSATION = CompiledWrite(
+    sa.update(_CONVERSATION).where(_CONVERSATION.c.id == sa.bindparam("conversation_id"))
+    .values(title=sa.bindparam("new_title"), updated_at=sa.bindparam("now")), ["conversation_id", "new_title", "now"])
+# the database numbers the messages; no ids are read back: no page shows a message's id
+_INSERT_MESSAGES = CompiledWrite(sa.insert(_MESSAGE), [column.name for column in _MESSAGE.columns if column.name != "id"])
 
 
 def _write(session: Session, owner: str, conversation: ConversationRef, is_new: bool, title: str, answers,
@@ -244,16 +247,16 @@ def _write(session: Session, owner: str, conversation: ConversationRef, is_new: 
     now = utcnow()
     conversation.title, conversation.updated_at = title, now  # a plain object: nothing tracks it
     if is_new:
-        statement, conversation_values = _INSERT_CONVERSATION, [asdict(conversation)]
+        statement, conversation_values = _INSERT_CONVERSATION, asdict(conversation)
     else:
         statement, conversation_values = _UPDATE_CONVERSATION, {"conversation_id": conversation.id,
                                                                 "new_title": title, "now": now}
     rows = RowsToWrite.of(owner, answers)
 
     def job(connection: Connection) -> None:
-        connection.execute(statement, conversation_values)
+        statement.execute(connection, [conversation_values])
         rows.insert(connection)
-        connection.execute(_INSERT_MESSAGES, messages)
+        _INSERT_MESSAGES.execute(connection, messages)
 
     group_commit.write(session, job)
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
+from backend.compiled_writes import CompiledWrite
 from backend.models import OwnerRevision
 
 T = TypeVar("T")
@@ -35,12 +36,13 @@ def _upsert(dialect):
     return statement.on_conflict_do_update(index_elements=[table.c.owner], set_={"revision": table.c.revision + 1})
 
 
-_TOUCH = {"postgresql": _upsert(postgresql), "sqlite": _upsert(sqlite)}  # built once, not per write
+_TOUCH = {name: CompiledWrite(_upsert(dialect), ["touch_owner"])  # compiled once, not per write
+          for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
 def touch(connection: Connection, owner: str) -> None:
     """Raise the owner's revision inside the caller's transaction (the caller commits)."""
-    connection.execute(_TOUCH[connection.dialect.name], {"touch_owner": owner})
+    _TOUCH[connection.dialect.name].execute(connection, [{"touch_owner": owner}])
 
 
 class RevisionCache(Generic[T]):
