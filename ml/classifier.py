@@ -145,16 +145,27 @@ class Classifier:
         clearly decided (top-two margin under the card's tta_gate) get the mirrored view too and the
         mean of both; clear ones keep the first view's logits (the same answers on validation, at
         about half the cost: see ml.calibrate.choose_tta_gate)."""
+        return self._logits_and_probabilities(x)[0]
+
+    def _logits_and_probabilities(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """logits(), and the calibrated probabilities when the flip gate computed them on these very
+        logits (no image needed its second view), so that assess() need not compute them again."""
         batch = self._normalized(x)
         if len(batch) == 0:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
+            return np.zeros((0, len(self.labels)), dtype=np.float32), None
         out = np.array(self._infer(batch), dtype=np.float32)
-        if self.card.tta:
-            again = self.needs_second_view(out)
-            if again.any():
-                flipped = self._infer(np.ascontiguousarray(batch[again][..., ::-1]))
-                out[again] = (out[again] + flipped) / 2
-        return out
+        if not self.card.tta:
+            return out, None
+        probs = self._probabilities_of(out)
+        again = np.ones(len(out), dtype=bool) if self.card.tta_gate is None else top_two_margin(probs) < self.card.tta_gate
+        if not again.any():
+            return out, probs
+        flipped = self._infer(np.ascontiguousarray(batch[again][..., ::-1]))
+        out[again] = (out[again] + flipped) / 2
+        return out, None
+
+    def _probabilities_of(self, logits: np.ndarray) -> np.ndarray:
+        return softmax(logits / self.card.temperature)
 
     def view_logits(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Logits of the image and of its mirror image, both for every image (for calibration)."""
@@ -165,7 +176,7 @@ class Classifier:
         """Which images the mirrored view is still run for: all, or those under the card's gate."""
         if self.card.tta_gate is None:
             return np.ones(len(logits), dtype=bool)
-        return top_two_margin(softmax(logits / self.card.temperature)) < self.card.tta_gate
+        return top_two_margin(self._probabilities_of(logits)) < self.card.tta_gate
 
     def _normalized(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 3 or x.shape[1:] != (28, 28):
@@ -184,13 +195,15 @@ class Classifier:
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities [N,10] from this graph, whatever the shipment holds."""
-        return softmax(self.logits(np.asarray(x, dtype=np.uint8)) / self.card.temperature)
+        return self._probabilities_of(self.logits(np.asarray(x, dtype=np.uint8)))
 
     def assess(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities [N,10] and familiarity [N] from one forward pass."""
-        logits = self.logits(np.asarray(x, dtype=np.uint8))
+        logits, probs = self._logits_and_probabilities(np.asarray(x, dtype=np.uint8))
         card = self.card
-        return softmax(logits / card.temperature), familiarity(logits, card.temperature, card.unsure_score)
+        if probs is None:
+            probs = self._probabilities_of(logits)
+        return probs, familiarity(logits, card.temperature, card.unsure_score)
 
     def predict_explained(self, x: np.ndarray) -> list[Prediction]:
         """28×28 arrays → one Prediction each, from this graph."""
@@ -219,15 +232,15 @@ class Classifier:
         return self.predict_routed(np.stack([to_fashion_mnist(img) for img in images]), np.array(dataset_form))
 
     def explain(self, probs: np.ndarray, familiar: float) -> Prediction:
-        order = np.argsort(-probs)
-        index = int(order[0])
-        confidence = float(probs[index])
+        order = np.argsort(-probs)[:TOP_K].tolist()
+        values = tuple(probs.tolist())  # Python floats, as float() makes them, in one call
+        index = order[0]
         return Prediction(
             label=self.labels[index],
             index=index,
-            confidence=confidence,
-            probs=tuple(float(p) for p in probs),
-            top_k=tuple((self.labels[int(i)], float(probs[i])) for i in order[:TOP_K]),
+            confidence=values[index],
+            probs=values,
+            top_k=tuple((self.labels[i], values[i]) for i in order),
             unsure=bool(familiar < self.card.unsure_threshold),
             familiarity=float(familiar),
             model_version=self.version,
