@@ -12,7 +12,7 @@ import numpy as np
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
-from backend.compiled_writes import CompiledWrite
+from backend.compiled_statements import CompiledWrite
 from backend.config import Settings
 from backend.errors import ClosetChatError
 from backend.models import Prediction, Upload, new_id, utcnow
@@ -161,7 +161,7 @@ class RowsToWrite:
         return cls(owner, [a.upload for a in stored], [a.prediction for a in stored])
 
     def insert(self, connection: Connection) -> None:
-        """Inserts compiled once (backend.compiled_writes), in the caller's transaction: the ORM's
+        """Inserts compiled once (backend.compiled_statements), in the caller's transaction: the ORM's
         unit of work cost more than the writes (a chat send's write turn: 2.1 → 1.5 ms)."""
         if not self.predictions:
             return

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, select
 
-from backend.compiled_writes import CompiledWrite
+from backend.compiled_statements import CompiledWrite
 from backend.models import OwnerRevision
 
 T = TypeVar("T")

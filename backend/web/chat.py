@@ -51,7 +51,7 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
         text = form.first("text")
         target = None  # the conversation, read first: a 404 comes before any photo work
         if conversation_id is not None:
-            read = partial(chat.conversation_for_send, session, owner, conversation_id)
+            read = partial(chat.conversation_for_send, session.get_bind(), owner, conversation_id)
             target = read() if reads_are_local(session.get_bind()) else await run_in_threadpool(read)
         # one small photo is checked and classified here, on the event loop, as by POST /fashion-mnist:
         # in a worker thread the same work cost about twice the CPU under load (below, the writes)

@@ -1,4 +1,4 @@
-"""Statements compiled once (backend.compiled_writes) store exactly what Core's execute stores, on
+"""Statements compiled once (backend.compiled_statements) store exactly what Core's execute stores, on
 SQLite and on PostgreSQL alike, one row or many, with the statement's own values kept."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from backend.compiled_writes import CompiledWrite
+from backend.compiled_statements import CompiledRead, CompiledWrite
 from backend.db import make_engine
 from backend.migrations import upgrade_to_head
-from backend.models import OwnerRevision, Upload
+from backend.models import Conversation, OwnerRevision, Upload
 from backend.services import revisions
 
 
@@ -64,3 +64,22 @@ def test_a_key_the_statement_does_not_take_is_refused(engine):
     with engine.begin() as conn, pytest.raises(ValueError, match="no parameter named"):
         CompiledWrite(sa.update(table).values(filename=sa.bindparam("name")), ["name", "nickname"]).execute(
             conn, [{"name": "a", "nickname": "b"}])
+
+
+def test_a_read_gives_the_row_cores_execute_gives(engine):
+    table = Conversation.__table__
+    newest = sa.select(table.c.id).where(table.c.owner == sa.bindparam("owner")).order_by(table.c.updated_at.desc())
+    statement = sa.select(table, newest.limit(1).scalar_subquery().label("newest_id")).where(
+        table.c.id == sa.bindparam("conversation_id"))
+    with engine.begin() as conn:
+        for i, when in enumerate((datetime(2026, 11, 26, 9, tzinfo=UTC), datetime(2026, 11, 26, 10, 0, 0, 5, tzinfo=UTC))):
+            conn.execute(sa.insert(table), {"id": f"c{i}", "owner": "b:x", "title": f"chat {i}", "created_at": when,
+                                            "updated_at": when})
+    read = CompiledRead(statement, ["owner", "conversation_id"])
+    for conversation_id in ("c0", "c1"):
+        parameters = {"owner": "b:x", "conversation_id": conversation_id}
+        with engine.connect() as conn:
+            expected = dict(conn.execute(statement, parameters).mappings().one())
+        assert read.first(engine, parameters) == expected
+        assert expected["newest_id"] == "c1" and isinstance(expected["updated_at"], datetime)
+    assert read.first(engine, {"owner": "b:x", "conversation_id": "nope"}) is None
