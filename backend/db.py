@@ -55,10 +55,11 @@ def sqlite_file(engine: Engine) -> Path | None:
     return Path(database)
 
 
-def reads_are_local(engine: Engine) -> bool:
-    """Whether a short read may run on the event loop: on SQLite it is a call into a local file, which
-    a writer never blocks in WAL mode (a chat send's conversation read under load: 0.16 ms of the loop's
-    CPU, where a worker thread spent 0.43); on PostgreSQL it is a round trip, which goes to a thread."""
+def calls_are_local(engine: Engine) -> bool:
+    """Whether a short call into the database may run on the event loop: on SQLite it is a call into a
+    local file, which a writer never blocks in WAL mode (a chat send's conversation read under load: 0.16
+    ms of the loop's CPU, where a worker thread spent 0.43; closing a session, a rollback); on PostgreSQL
+    it is a round trip, which goes to a thread."""
     return engine.dialect.name == "sqlite"
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from backend.config import Settings
+from backend.db import calls_are_local
 from backend.errors import CsrfFailed, Unauthorized
 from backend.identity import LOCAL_OWNER, BrowserIdentity, api_key_owner, browser_owner
 from backend.services.inference import InferenceEngine
@@ -39,7 +40,7 @@ async def get_session(request: Request) -> Session:
 
 
 async def close_session(session: Session) -> None:
-    if session.in_transaction() and session.get_bind().dialect.name != "sqlite":
+    if session.in_transaction() and not calls_are_local(session.get_bind()):
         await run_in_threadpool(session.close)
     else:
         session.close()

@@ -69,11 +69,11 @@ def lua_script(tmp: Path, method: str, body: bytes | None, headers: dict) -> Pat
 SETTLE_S = 15.0  # idle before each run (see run_wrk)
 
 
-def run_wrk(url: str, script: Path, duration: int, connections: int) -> dict:
-    """One bounded wrk run. It starts after SETTLE_S idle seconds: on this VM, loopback load leaves
-    the next few seconds slow (measured: our server right after the echo run 273-286 req/s, after
-    15 s idle 438-456), so every server, ours and the references alike, starts from rest."""
-    time.sleep(SETTLE_S)
+def run_wrk(url: str, script: Path, duration: int, connections: int, settle_s: float | None = None) -> dict:
+    """One bounded wrk run. It starts after SETTLE_S idle seconds (or settle_s): on this VM, loopback
+    load leaves the next few seconds slow (measured: our server right after the echo run 273-286 req/s,
+    after 15 s idle 438-456), so every server, ours and the references alike, starts from rest."""
+    time.sleep(SETTLE_S if settle_s is None else settle_s)
     out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
                           "--latency", "-s", str(script), url], capture_output=True, text=True,
                          timeout=duration + 60).stdout

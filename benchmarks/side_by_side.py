@@ -32,7 +32,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.photo_latency import default_photo  # noqa: E402
-from benchmarks.serve import BOUNDARY, Server, chat_target, lua_script, multipart  # noqa: E402
+from benchmarks.serve import BOUNDARY, Server, chat_target, lua_script, multipart, run_wrk  # noqa: E402
 
 
 def parse_tree(spec: str) -> tuple[str, dict]:
@@ -52,13 +52,8 @@ def wrk_together(targets: list[tuple[str, Path]], duration: int, connections: in
 
 def wrk_in_turn(targets: list[tuple[str, Path]], duration: int, connections: int, b_first: bool) -> list[float]:
     """One wrk run on each server, one after the other (b_first: B's first); each one's req/s, A's first."""
-    rps = {}
-    for i in ([1, 0] if b_first else [0, 1]):
-        time.sleep(2)
-        out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
-                              "-s", str(targets[i][1]), targets[i][0]], capture_output=True, text=True,
-                             timeout=duration + 60).stdout
-        rps[i] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = {i: run_wrk(targets[i][0], targets[i][1], duration, connections, settle_s=2)["rps"]
+           for i in ([1, 0] if b_first else [0, 1])}
     return [rps[0], rps[1]]
 
 

@@ -157,7 +157,7 @@ class Classifier:
         if not self.card.tta:
             return out, None
         probs = self._probabilities_of(out)
-        again = np.ones(len(out), dtype=bool) if self.card.tta_gate is None else top_two_margin(probs) < self.card.tta_gate
+        again = self._undecided(probs)
         if not again.any():
             return out, probs
         flipped = self._infer(np.ascontiguousarray(batch[again][..., ::-1]))
@@ -174,9 +174,13 @@ class Classifier:
 
     def needs_second_view(self, logits: np.ndarray) -> np.ndarray:
         """Which images the mirrored view is still run for: all, or those under the card's gate."""
+        return self._undecided(self._probabilities_of(logits))
+
+    def _undecided(self, probs: np.ndarray) -> np.ndarray:
+        """needs_second_view, from the calibrated probabilities."""
         if self.card.tta_gate is None:
-            return np.ones(len(logits), dtype=bool)
-        return top_two_margin(self._probabilities_of(logits)) < self.card.tta_gate
+            return np.ones(len(probs), dtype=bool)
+        return top_two_margin(probs) < self.card.tta_gate
 
     def _normalized(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 3 or x.shape[1:] != (28, 28):

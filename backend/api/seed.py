@@ -13,9 +13,8 @@ from backend.api.predictions import ERRORS, multipart_body
 from backend.deps import EngineDep, SettingsDep
 from backend.errors import BadForm
 from backend.schemas import SeedPrediction
-from backend.services import offload, uploads
 from backend.services.multipart import read_form
-from backend.services.predictions import classify
+from backend.services.predictions import prepare_files, prepare_inline
 
 router = APIRouter(tags=["seed-compatible"])
 
@@ -30,19 +29,13 @@ async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineD
         if not files:
             raise BadForm("send the image in the multipart field “file”")
 
-        header = None
-        if offload.header_may_be_read_on_loop(files[0]):
-            header = uploads.read_header(files[0], settings)  # a small JPEG's: nothing decoded yet
-
-        def work(inline: bool = False):
-            return classify([uploads.check_image(files[0], settings, header)], engine, inline=inline)[0]
-
-        if header is not None and offload.small_enough_for_loop(header):
-            result = work(inline=True)
-        else:
-            result = await run_in_threadpool(work)
+        # a small JPEG on the event loop, anything else in the thread pool (backend.services.offload)
+        prepared = prepare_inline(files, settings, engine) or await run_in_threadpool(prepare_files, files, settings, engine)
     finally:
         form.cleanup()
+    if prepared[0].error is not None:
+        raise prepared[0].error
+    result = prepared[0].result
     answer = SeedPrediction(label=result.label, probs=list(result.probs), index=result.index,
                             confidence=result.confidence, unsure=result.unsure,
                             model_version=result.model_version)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.db import reads_are_local
+from backend.db import calls_are_local
 from backend.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, check_csrf
 from backend.errors import BadForm, ClosetChatError, NotFound
 from backend.models import Upload
@@ -51,8 +51,9 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
         text = form.first("text")
         target = None  # the conversation, read first: a 404 comes before any photo work
         if conversation_id is not None:
-            read = partial(chat.conversation_for_send, session.get_bind(), owner, conversation_id)
-            target = read() if reads_are_local(session.get_bind()) else await run_in_threadpool(read)
+            database = session.get_bind()
+            read = partial(chat.conversation_for_send, database, owner, conversation_id)
+            target = read() if calls_are_local(database) else await run_in_threadpool(read)
         # one small photo is checked and classified here, on the event loop, as by POST /fashion-mnist:
         # in a worker thread the same work cost about twice the CPU under load (below, the writes)
         prepared = prepare_inline(files, settings, engine)
