@@ -233,10 +233,14 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 def _corners(rgb: np.ndarray) -> np.ndarray:
-    """The four corner pixels, float32 [4, 3], in one gather."""
+    """The four corner pixels, float32 [4, 3]: top left, top right, bottom left, bottom right. A
+    strided view where the image is at least 2×2 (a gather with index lists cost three times as much)."""
     h, w, _ = rgb.shape
+    if h > 1 and w > 1:
+        return rgb[:: h - 1, :: w - 1].reshape(4, 3).astype(np.float32)
     return rgb[[0, 0, h - 1, h - 1], [0, w - 1, 0, w - 1]].astype(np.float32)
 
 
 def _corner_luma(rgb: np.ndarray) -> float:
-    return float((_corners(rgb) @ _LUMA).mean())
+    # the float32 sum over 4, as .mean() computes it, without mean()'s Python wrapper (5 µs)
+    return float((_corners(rgb) @ _LUMA).sum()) / 4
