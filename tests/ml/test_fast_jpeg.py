@@ -71,6 +71,16 @@ def test_cmyk_and_files_on_disk_are_left_to_pillow(tmp_path):
     assert open_image(path).size == (150, 100)
 
 
+def test_stray_bytes_before_a_marker_are_decoded_as_pillow_decodes_them(monkeypatch):
+    """libjpeg warns about them and simplejpeg's strict mode raises; Pillow decodes such a file, and
+    so must the fast path (it hands the file to Pillow), not refuse it as damaged."""
+    data = _jpeg(_photo_like((400, 300)))
+    at = data.index(b"\xff\xda")  # start of scan
+    stray = data[:at] + b"\x00\x00" + data[at:]
+    fast, slow = _both_ways(stray, monkeypatch)
+    assert np.array_equal(np.asarray(fast), np.asarray(slow))
+
+
 @pytest.mark.parametrize("cut", [0.3, 0.6, 0.95])
 def test_a_truncated_jpeg_in_memory_is_refused(cut):
     data = _jpeg(_photo_like((400, 534)))
