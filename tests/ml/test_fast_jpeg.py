@@ -35,16 +35,17 @@ def _both_ways(data: bytes, monkeypatch) -> tuple[Image.Image, Image.Image]:
     return fast, slow
 
 
-@pytest.mark.parametrize("size,mode,subsampling", [
-    ((400, 534), "RGB", 2),  # the benchmark photo's shape, 4:2:0
-    ((1000, 750), "RGB", 2),  # 1/8 scale
-    ((300, 225), "RGB", 0),  # 1/2 scale, 4:4:4
-    ((641, 479), "RGB", 1),  # odd sides, 4:2:2
-    ((90, 60), "RGB", 2),  # under the working size: decoded whole
-    ((500, 380), "L", 0),  # grayscale JPEG
+@pytest.mark.parametrize("size,mode,subsampling,progressive", [
+    ((400, 534), "RGB", 2, False),  # the benchmark photo's shape, 4:2:0
+    ((1000, 750), "RGB", 2, False),  # 1/8 scale
+    ((300, 225), "RGB", 0, False),  # 1/2 scale, 4:4:4
+    ((641, 479), "RGB", 1, False),  # odd sides, 4:2:2
+    ((90, 60), "RGB", 2, False),  # under the working size: decoded whole
+    ((500, 380), "L", 0, False),  # grayscale JPEG
+    ((800, 600), "RGB", 2, True),  # progressive (decoded in a worker thread, never on the loop)
 ])
-def test_same_pixels_as_pillow_at_the_same_scale(size, mode, subsampling, monkeypatch):
-    data = _jpeg(_photo_like(size, mode=mode), quality=90, subsampling=subsampling)
+def test_same_pixels_as_pillow_at_the_same_scale(size, mode, subsampling, progressive, monkeypatch):
+    data = _jpeg(_photo_like(size, mode=mode), quality=90, subsampling=subsampling, progressive=progressive)
     header = preprocess.read_header(data)
     header.draft("RGB", (preprocess.WORK_SIZE, preprocess.WORK_SIZE))
     assert fast_jpeg.decode_drafted(header) is not None  # the fast path was taken
