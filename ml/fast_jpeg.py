@@ -4,8 +4,9 @@ Pillow's decoder gives at the same DCT scale, with less around them.
 Why: for the 15 KB benchmark photo at 1/4 scale, Pillow's load and the copy into a numpy array
 took 182 µs, simplejpeg 118 µs, identical to the last bit (both run libjpeg-turbo's default
 integer DCT and fancy upsampling); open_image 183 → 157 µs. On POST /fashion-mnist the decode was
-a quarter of the event loop's time. Pillow still reads the header (format, size, EXIF, the decompression-bomb check) and
-chooses the scale; this module only replaces its pixel decoding, where it can do so exactly.
+a quarter of the event loop's time. Pillow still reads the header (format, size, EXIF, the
+decompression-bomb check) and chooses the scale; this module only replaces its pixel decoding,
+where it can do so exactly.
 """
 
 from __future__ import annotations
@@ -46,4 +47,3 @@ def _bytes_of(img: Image.Image) -> bytes | None:
     if isinstance(fp, io.BytesIO):
         return fp.getvalue()  # the bytes read_header wrapped, not copied
     return None
-
