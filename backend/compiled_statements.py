@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.sql.expression import Executable, Select
 
@@ -73,6 +75,12 @@ class CompiledWrite:
         self.statement = statement
         self.keys = tuple(keys)
         self._by_dialect: dict[str, _Compiled] = {}
+
+    @classmethod
+    def insert(cls, table: Table, leave_out: Sequence[str] = ()) -> CompiledWrite:
+        """An INSERT of rows giving every column of the table but those left out (which the
+        database fills in, like an autoincrement id)."""
+        return cls(sa_insert(table), [column.name for column in table.columns if column.name not in leave_out])
 
     def execute(self, connection: Connection, rows: Sequence[dict]) -> None:
         """Run the statement once per row (one executemany for several), in the caller's transaction."""

@@ -233,12 +233,12 @@ def _answer_rows(conversation: ConversationRef, answers, result: SendResult) -> 
 
 
 _MESSAGE = Message.__table__
-_INSERT_CONVERSATION = CompiledWrite(sa.insert(_CONVERSATION), [column.name for column in _CONVERSATION.columns])
+_INSERT_CONVERSATION = CompiledWrite.insert(_CONVERSATION)
 _UPDATE_CONVERSATION = CompiledWrite(
     sa.update(_CONVERSATION).where(_CONVERSATION.c.id == sa.bindparam("conversation_id"))
     .values(title=sa.bindparam("new_title"), updated_at=sa.bindparam("now")), ["conversation_id", "new_title", "now"])
 # the database numbers the messages; no ids are read back: no page shows a message's id
-_INSERT_MESSAGES = CompiledWrite(sa.insert(_MESSAGE), [column.name for column in _MESSAGE.columns if column.name != "id"])
+_INSERT_MESSAGES = CompiledWrite.insert(_MESSAGE, leave_out=["id"])
 
 
 def _write(session: Session, owner: str, conversation: ConversationRef, is_new: bool, title: str, answers,

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from backend.compiled_statements import CompiledWrite
@@ -142,8 +141,8 @@ def build_rows(owner: str, prepared: list[Prepared], conversation_id: str | None
     return answers
 
 
-_INSERT_UPLOADS = CompiledWrite(insert(Upload.__table__), [column.name for column in Upload.__table__.columns])
-_INSERT_PREDICTIONS = CompiledWrite(insert(Prediction.__table__), [column.name for column in Prediction.__table__.columns])
+_INSERT_UPLOADS = CompiledWrite.insert(Upload.__table__)
+_INSERT_PREDICTIONS = CompiledWrite.insert(Prediction.__table__)
 
 
 @dataclass(frozen=True)

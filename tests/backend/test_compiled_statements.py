@@ -32,7 +32,7 @@ def _upload(i: int) -> dict:
 
 def test_rows_are_stored_as_cores_execute_stores_them(engine):
     table = Upload.__table__
-    compiled = CompiledWrite(sa.insert(table), [column.name for column in table.columns])
+    compiled = CompiledWrite.insert(table)
     with engine.begin() as conn:
         compiled.execute(conn, [_upload(1)])  # one row
         compiled.execute(conn, [_upload(2), _upload(3), _upload(4)])  # executemany
