@@ -199,15 +199,17 @@ class Classifier:
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """Calibrated probabilities [N,10] from this graph, whatever the shipment holds."""
-        return self._probabilities_of(self.logits(np.asarray(x, dtype=np.uint8)))
+        return self._calibrated(x)[1]
 
     def assess(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated probabilities [N,10] and familiarity [N] from one forward pass."""
+        logits, probs = self._calibrated(x)
+        return probs, familiarity(logits, self.card.temperature, self.card.unsure_score)
+
+    def _calibrated(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and calibrated probabilities, the flip gate's softmax reused where it still holds."""
         logits, probs = self._logits_and_probabilities(np.asarray(x, dtype=np.uint8))
-        card = self.card
-        if probs is None:
-            probs = self._probabilities_of(logits)
-        return probs, familiarity(logits, card.temperature, card.unsure_score)
+        return logits, probs if probs is not None else self._probabilities_of(logits)
 
     def predict_explained(self, x: np.ndarray) -> list[Prediction]:
         """28×28 arrays → one Prediction each, from this graph."""
