@@ -96,14 +96,16 @@ def decode(img: Image.Image, draft_size: int = WORK_SIZE) -> Image.Image:
     try:
         if getattr(img, "n_frames", 1) > 1:
             img.seek(0)
-        source_format = img.format
+        source_format, fast = img.format, None
         if source_format == "JPEG":
             # the smallest DCT scale whose longest side still reaches draft_size
             scale = draft_size / max(width, height)
             img.draft("RGB", (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
-            img = decode_drafted(img) or _loaded(img)  # in memory: libjpeg-turbo without Pillow's overhead
+            fast = decode_drafted(img)  # in memory: libjpeg-turbo without Pillow's overhead
+        if fast is None:
+            img.load()
         else:
-            img = _loaded(img)
+            img = fast
         loaded = img.size
         img = ImageOps.exif_transpose(img)
         img.format = source_format
@@ -114,11 +116,6 @@ def decode(img: Image.Image, draft_size: int = WORK_SIZE) -> Image.Image:
         raise UnreadableImage(str(exc), "too_large") from exc
     except (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, struct_error) as exc:
         raise UnreadableImage(f"the image is damaged or truncated ({exc})", "broken") from exc
-
-
-def _loaded(img: Image.Image) -> Image.Image:
-    img.load()
-    return img
 
 
 def flatten_to_rgb(img: Image.Image) -> Image.Image:
