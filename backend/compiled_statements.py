@@ -69,9 +69,10 @@ def _compile(statement: Executable, keys: tuple[str, ...], dialect: Dialect, **k
 
 class CompiledWrite:
     """An INSERT or UPDATE whose rows all give the same keys (`keys`: the columns or bind parameters
-    they fill); the statement's own values (an upsert's increment) are kept as compiled."""
+    they fill); the statement's own values (an upsert's increment) are kept as compiled. `statement`
+    may be a function of the dialect, for SQL written differently per database (an upsert)."""
 
-    def __init__(self, statement: Executable, keys: Sequence[str]) -> None:
+    def __init__(self, statement: Executable | Callable[[Dialect], Executable], keys: Sequence[str]) -> None:
         self.statement = statement
         self.keys = tuple(keys)
         self._by_dialect: dict[str, _Compiled] = {}
@@ -84,16 +85,48 @@ class CompiledWrite:
 
     def execute(self, connection: Connection, rows: Sequence[dict]) -> None:
         """Run the statement once per row (one executemany for several), in the caller's transaction."""
-        if not rows:
-            return
-        compiled = self._by_dialect.get(connection.dialect.name) or self._compile(connection.dialect)
-        parameters = [compiled.parameters(row) for row in rows]
-        connection.exec_driver_sql(compiled.sql, parameters if len(parameters) > 1 else parameters[0])
+        if rows:
+            sql, parameters = self._driver_call(connection.dialect, rows)
+            connection.exec_driver_sql(sql, parameters if len(parameters) > 1 else parameters[0])
+
+    def execute_dbapi(self, cursor, dialect: Dialect, rows: Sequence[dict]) -> None:
+        """The same on a DBAPI cursor of a connection of that dialect, in the transaction it is in
+        (backend.loop_writes): the same SQL and the same values reach the driver."""
+        if rows:
+            sql, parameters = self._driver_call(dialect, rows)
+            if len(parameters) > 1:
+                cursor.executemany(sql, parameters)
+            else:
+                cursor.execute(sql, parameters[0])
+
+    def _driver_call(self, dialect: Dialect, rows: Sequence[dict]) -> tuple[str, list]:
+        compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
+        return compiled.sql, [compiled.parameters(row) for row in rows]
 
     def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self._by_dialect[dialect.name] = _compile(self.statement, self.keys, dialect,
-                                                             column_keys=list(self.keys))
+        statement = self.statement(dialect) if callable(self.statement) else self.statement
+        compiled = self._by_dialect[dialect.name] = _compile(statement, self.keys, dialect, column_keys=list(self.keys))
         return compiled
+
+
+@dataclass(frozen=True)
+class Writes:
+    """Compiled writes and their rows, run in this order in one transaction: as a job of a SQLAlchemy
+    Connection (backend.group_commit, a session's connection) or on a DBAPI cursor
+    (backend.loop_writes). Every value is made before, so running them again is harmless."""
+
+    steps: tuple[tuple[CompiledWrite, Sequence[dict]], ...] = ()
+
+    def __call__(self, connection: Connection) -> None:
+        for write, rows in self.steps:
+            write.execute(connection, rows)
+
+    def run_dbapi(self, cursor, dialect: Dialect) -> None:
+        for write, rows in self.steps:
+            write.execute_dbapi(cursor, dialect, rows)
+
+    def __add__(self, other: Writes) -> Writes:
+        return Writes(self.steps + other.steps)
 
 
 class CompiledRead:

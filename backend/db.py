@@ -17,6 +17,20 @@ from sqlmodel import Session, create_engine
 from backend.config import Settings
 
 SQLITE_POOL = 24
+BUSY_TIMEOUT_MS = 30_000
+
+
+def configure_sqlite(dbapi_connection, busy_timeout_ms: int, background_checkpoints: bool) -> None:
+    """The settings every connection to the app's SQLite database gets (the engine's, and the event
+    loop's own in backend.loop_writes)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives kill -9, not power loss
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    if background_checkpoints:
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
 
 
 def make_engine(settings: Settings, background_checkpoints: bool = False) -> Engine:
@@ -32,14 +46,7 @@ def make_engine(settings: Settings, background_checkpoints: bool = False) -> Eng
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: a commit survives kill -9, not power loss
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            if background_checkpoints:
-                cursor.execute("PRAGMA wal_autocheckpoint=0")
-            cursor.close()
+            configure_sqlite(dbapi_connection, BUSY_TIMEOUT_MS, background_checkpoints)
 
         database = sqlite_file(engine)
         _SQLITE_WRITERS[engine] = WriterLock(Path(f"{database}.writer-lock") if database else None)
@@ -74,7 +81,7 @@ class WriterLock:
     def __init__(self, path: Path | None) -> None:
         self._threads = threading.Lock()
         self._path = path
-        self._fd: int | None = None  # opened on first use, in the worker process that uses it
+        self._fd: int | None = None
         if path is not None:
             path.touch(exist_ok=True)  # made with the database, not by the first upload
 
@@ -82,12 +89,31 @@ class WriterLock:
         self._threads.acquire()
         try:
             if self._path is not None:
-                if self._fd is None:
-                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
         except BaseException:
             self._threads.release()
             raise
+
+    def acquire_if_free(self) -> bool:
+        """Take the lock only if no writer holds it, in this process or another; never waits.
+        True: it is held, and the caller lets go with __exit__."""
+        if not self._threads.acquire(blocking=False):
+            return False
+        try:
+            if self._path is not None:
+                fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._threads.release()
+            return False
+        except BaseException:
+            self._threads.release()
+            raise
+        return True
+
+    def _file(self) -> int:
+        if self._fd is None:  # opened on first use, in the worker process that uses it
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
 
     def __exit__(self, *exc) -> None:
         try:

@@ -18,6 +18,7 @@ from backend.config import Settings, get_settings
 from backend.db import make_engine, sqlite_file
 from backend.errors import ClosetChatError
 from backend.identity import BrowserIdentity
+from backend.loop_writes import LoopWriter
 from backend.metrics import Metrics, MetricsMiddleware
 from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware, SessionCloseMiddleware
 from backend.migrations import upgrade_to_head
@@ -59,8 +60,12 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
             app.state.checkpointer.start()
         # SQLite: the writes of requests that arrive together share a commit
         app.state.committer = group_commit.start(app.state.db, on_batch=app.state.metrics.commit_batch_size.observe)
+        # and a request's commit that needs no waiting is made right on the event loop
+        app.state.loop_writer = LoopWriter.for_engine(app.state.db, background_checkpoints=True)
         yield
         group_commit.stop(app.state.db)
+        if app.state.loop_writer:
+            app.state.loop_writer.close()
         app.state.inference.close()
         if app.state.checkpointer:
             app.state.checkpointer.stop()
@@ -79,6 +84,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.state.identity = BrowserIdentity(settings.resolved_secret())
 
     app.state.metrics = Metrics()
+    app.state.loop_writer = None  # SQLite's, made at start-up
     app.state.chart_cache = RevisionCache()
 
     from backend.api import health, model, predictions, seed

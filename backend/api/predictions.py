@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +16,15 @@ from backend.errors import BadForm
 from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
 from backend.services import chat, history, uploads
 from backend.services.multipart import read_form
-from backend.services.predictions import RowsToWrite, build_rows, files_placed, prepare_files, prepare_inline
+from backend.services.predictions import (
+    Prepared,
+    RowsToWrite,
+    build_rows,
+    files_placed,
+    prepare_files,
+    prepare_inline,
+    store,
+)
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
@@ -57,17 +66,21 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
             raise BadForm("send one or more images in the multipart field “files”")
 
         inline = prepare_inline(files, settings, engine)  # one small photo: here, on the event loop
-
-        def work():
-            prepared = inline if inline is not None else prepare_files(files, settings, engine)  # before any write
-            answers = build_rows(owner, prepared)
+        loop_writer = request.app.state.loop_writer
+        if inline is not None and loop_writer is not None:  # SQLite: its commit too, if nothing waits
+            answers = build_rows(owner, inline)
             rows = RowsToWrite.of(owner, answers)
             if rows.predictions:
-                with files_placed(prepared, settings):
-                    group_commit.write(session, rows.insert)
-            return answers
+                await store(loop_writer, inline, rows.writes(), partial(_store, session, inline, rows, settings),
+                            settings, request.app.state.metrics)
+        else:
+            def work():
+                prepared = inline if inline is not None else prepare_files(files, settings, engine)  # before any write
+                answers = build_rows(owner, prepared)
+                _store(session, prepared, RowsToWrite.of(owner, answers), settings)
+                return answers
 
-        answers = await run_in_threadpool(work)
+            answers = await run_in_threadpool(work)
     finally:
         form.cleanup()
     results = [PredictionPublic.of_view(a.view) if a.prediction else
@@ -78,6 +91,13 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
         first = answers[0].error
         return JSONResponse({"detail": first.message, **body}, status_code=first.status_code)
     return body
+
+
+def _store(session, prepared: list[Prepared], rows: RowsToWrite, settings) -> None:
+    """Put the files in place and commit the rows, waiting as long as that takes (a worker thread's way)."""
+    if rows.predictions:
+        with files_placed(prepared, settings):
+            group_commit.write(session, rows.writes())
 
 
 @router.get("", response_model=PredictionPage, summary="List your predictions, newest first")

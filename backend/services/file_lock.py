@@ -49,6 +49,21 @@ def placing(settings: Settings) -> Iterator[None]:
 
 
 @contextmanager
+def placing_if_free(settings: Settings) -> Iterator[bool]:
+    """placing() without waiting: yields False at once (holding nothing) when a remover holds the lock
+    or waits for it, else True, holding it shared until the block ends."""
+    gate, lock = _paths(settings)
+    with ExitStack() as held:
+        try:
+            with _flock(gate, fcntl.LOCK_SH | fcntl.LOCK_NB):
+                held.enter_context(_flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB))
+            free = True
+        except BlockingIOError:  # the descriptor whose lock was refused is closed already
+            free = False
+        yield free
+
+
+@contextmanager
 def removing(settings: Settings) -> Iterator[None]:
     """Hold from reading which files rows still use until the last unlink."""
     gate, lock = _paths(settings)

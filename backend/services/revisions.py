@@ -16,10 +16,10 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlmodel import Session, select
 
-from backend.compiled_statements import CompiledWrite
+from backend.compiled_statements import CompiledWrite, Writes
 from backend.models import OwnerRevision
 
 T = TypeVar("T")
@@ -30,19 +30,24 @@ def current(session: Session, owner: str) -> int:
     return value or 0
 
 
-def _upsert(dialect):
+def _upsert(dialect: Dialect):
     table = OwnerRevision.__table__
-    statement = dialect.insert(table).values(owner=bindparam("touch_owner"), revision=1)
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect.name]
+    statement = insert(table).values(owner=bindparam("touch_owner"), revision=1)
     return statement.on_conflict_do_update(index_elements=[table.c.owner], set_={"revision": table.c.revision + 1})
 
 
-_TOUCH = {name: CompiledWrite(_upsert(dialect), ["touch_owner"])  # compiled once, not per write
-          for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_TOUCH = CompiledWrite(_upsert, ["touch_owner"])  # compiled once per dialect, not per write
 
 
 def touch(connection: Connection, owner: str) -> None:
     """Raise the owner's revision inside the caller's transaction (the caller commits)."""
-    _TOUCH[connection.dialect.name].execute(connection, [{"touch_owner": owner}])
+    touching(owner)(connection)
+
+
+def touching(owner: str) -> Writes:
+    """The write that raises the owner's revision, for a caller's Writes."""
+    return Writes(((_TOUCH, [{"touch_owner": owner}]),))
 
 
 class RevisionCache(Generic[T]):

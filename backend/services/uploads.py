@@ -159,6 +159,14 @@ def place_files(checked: CheckedImage, settings: Settings) -> None:
     _fsync_replace(checked.incoming.path, target)
 
 
+def already_placed(checked: CheckedImage, settings: Settings) -> bool:
+    """Whether place_files would find both files in place and have nothing to write or remove: the
+    same bytes (by their SHA-256) were stored before, and these are held in memory, not on disk."""
+    sha256 = checked.incoming.sha256
+    return (not checked.incoming.on_disk and _shard(settings.uploads_dir, sha256, "").exists()
+            and _shard(settings.thumbs_dir, sha256, ".jpg").exists())
+
+
 def new_row(owner: str, checked: CheckedImage, now: datetime) -> dict:
     """The Upload row's column values for files already placed, not yet written (see
     backend.services.predictions.build_rows for why values, not an Upload)."""

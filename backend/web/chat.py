@@ -14,7 +14,7 @@ from backend.errors import BadForm, ClosetChatError, NotFound
 from backend.models import Upload
 from backend.services import chat, uploads
 from backend.services.multipart import read_form
-from backend.services.predictions import prepare_inline
+from backend.services.predictions import prepare_inline, store
 from backend.services.views import PredictionView
 from backend.templating import is_htmx, render
 
@@ -55,16 +55,24 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
             read = partial(chat.conversation_for_send, database, owner, conversation_id)
             target = read() if calls_are_local(database) else await run_in_threadpool(read)
         # one small photo is checked and classified here, on the event loop, as by POST /fashion-mnist:
-        # in a worker thread the same work cost about twice the CPU under load (below, the writes)
+        # in a worker thread the same work cost about twice the CPU under load
         prepared = prepare_inline(files, settings, engine)
+        loop_writer = request.app.state.loop_writer
+        if loop_writer is not None and (prepared is not None or not files):
+            # SQLite and nothing to decode in a thread: rows made here, committed here if nothing waits
+            planned = chat.plan(session, owner, target, text, prepared or [], settings)
+            if planned.writes is not None:
+                await store(loop_writer, planned.prepared, planned.writes, partial(chat.store, session, planned, settings),
+                            settings, request.app.state.metrics)
+            result = planned.result
+        else:
+            def work():
+                result = chat.send(session, owner, target, text, files, settings, engine, prepared)
+                if not result.stored:
+                    session.rollback()
+                return result
 
-        def work():
-            result = chat.send(session, owner, target, text, files, settings, engine, prepared)
-            if not result.stored:
-                session.rollback()
-            return result
-
-        result = await run_in_threadpool(work)
+            result = await run_in_threadpool(work)
     finally:
         form.cleanup()
     return result.conversation, result

@@ -111,21 +111,27 @@ def test_write_uses_the_engines_committer_and_else_the_session(engine):
     assert _stored(engine) == [1, 2, 3]
 
 
-def test_the_apps_writes_go_through_its_committer(make_client, settings):
+def test_the_apps_writes_go_through_its_committer_or_the_event_loop(make_client, settings):
     client = make_client(settings)
     committer = client.app.state.committer
     if not settings.sqlalchemy_url.startswith("sqlite"):
-        assert committer is None  # PostgreSQL's writers need no queue
+        assert committer is None and client.app.state.loop_writer is None  # PostgreSQL's writers need no queue
         return
+    # a new photo: its files are written in a worker thread, and its rows committed by the committer
     response = client.post("/api/v1/predictions", files={"files": ("shirt.jpg", jpeg_bytes(), "image/jpeg")})
     assert response.status_code == 200
+    assert committer.jobs == 1
+    # the same photo again: no file to write, so the chat's rows are committed on the event loop
     token = csrf_of(client)
     response = client.post("/c", data={"csrf_token": token}, files={"files": ("shirt.jpg", jpeg_bytes(), "image/jpeg")},
                            follow_redirects=False)
     assert response.status_code == 303
-    assert committer.jobs == 2  # the API's write and the chat's
+    assert committer.jobs == 1
     metrics = client.get("/metrics").text
-    assert "closetchat_commit_batch_size_count 2.0" in metrics
+    assert "closetchat_commit_batch_size_count 1.0" in metrics
+    assert 'closetchat_request_writes_total{path="worker thread"} 1.0' in metrics
+    assert 'closetchat_request_writes_total{path="event loop"} 1.0' in metrics
+    assert client.get(response.headers["location"]).text.count('class="bubble') >= 2
     client.__exit__(None, None, None)  # shutdown stops it
     with pytest.raises(RuntimeError):
         committer.run(_insert(1))
