@@ -1,0 +1,208 @@
+"""Writes committed on the event loop (backend.loop_writes) store exactly what the group committer
+stores, and only when nothing is in the way: with a writer or a remover at work they write nothing
+and never wait, and the request's write goes to a worker thread, which waits its turn."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from backend import group_commit
+from backend.compiled_statements import Writes
+from backend.config import Settings
+from backend.db import make_engine, sqlite_file, writer_lock
+from backend.loop_writes import LoopWriter, Outcome
+from backend.migrations import upgrade_to_head
+from backend.models import Conversation, Message, OwnerRevision, Prediction, Upload
+from backend.services import chat, file_lock
+from backend.services.multipart import IncomingFile
+from backend.services.predictions import files_in_place, prepare_inline
+from tests.conftest import csrf_of, jpeg_bytes
+
+TABLES = (Conversation, Upload, Prediction, Message, OwnerRevision)
+
+
+def _sqlite_only(settings: Settings) -> None:
+    if not settings.sqlalchemy_url.startswith("sqlite"):
+        pytest.skip("the event loop writes only to SQLite: PostgreSQL's writes are round trips")
+
+
+@pytest.fixture
+def make_database(settings, tmp_path):
+    """A migrated SQLite database of its own, and its loop writer, per call."""
+    _sqlite_only(settings)
+    made = []
+
+    def factory(name: str):
+        own = Settings(data_dir=tmp_path / name, secret_key="test-secret", api_keys=[])
+        own.ensure_dirs()
+        engine = make_engine(own)
+        upgrade_to_head(engine, own)
+        writer = LoopWriter.for_engine(engine)
+        made.append((engine, writer))
+        return own, engine, writer
+
+    yield factory
+    for engine, writer in made:
+        writer.close()
+        engine.dispose()
+
+
+def _incoming(data: bytes, tmp_path) -> IncomingFile:
+    incoming = IncomingFile(field="files", filename="shirt.jpg", path=tmp_path / "incoming.jpg", size=len(data), data=data)
+    incoming.sha256 = hashlib.sha256(data).hexdigest()
+    return incoming
+
+
+def _planned_send(settings, engine, classifier_engine, tmp_path) -> chat.PlannedSend:
+    """A new conversation's first message: a text and a photo, planned (rows made), nothing written."""
+    prepared = prepare_inline([_incoming(jpeg_bytes(), tmp_path)], settings, classifier_engine)
+    with Session(engine) as session:
+        return chat.plan(session, "b:someone", None, "what is this?", prepared, settings)
+
+
+def _all_rows(engine) -> dict[str, list[dict]]:
+    with engine.connect() as connection:
+        return {model.__tablename__: [dict(row._mapping) for row in connection.execute(
+            sa.select(model.__table__).order_by(*model.__table__.primary_key.columns))] for model in TABLES}
+
+
+@pytest.fixture
+def inference(classifier):
+    from backend.services.inference import InferenceEngine
+
+    engine = InferenceEngine(classifier, max_batch=8, max_wait_ms=1)
+    yield engine
+    engine.close()
+
+
+def test_a_send_stores_the_same_rows_on_the_loop_as_through_the_committer(make_database, inference, tmp_path):
+    settings_a, on_loop, writer = make_database("a")
+    settings_b, committed, _ = make_database("b")
+    planned = _planned_send(settings_a, on_loop, inference, tmp_path)
+    assert writer.try_write(planned.writes) is Outcome.COMMITTED
+    group_commit.start(committed)
+    try:
+        with Session(committed) as session:
+            group_commit.write(session, planned.writes)
+    finally:
+        group_commit.stop(committed)
+    stored = _all_rows(on_loop)
+    assert stored == _all_rows(committed)
+    assert [len(stored[model.__tablename__]) for model in TABLES] == [1, 1, 1, 4, 1]
+    assert [m["kind"] for m in stored["message"]] == ["text", "image", "prediction", "text"]
+
+
+def test_nothing_is_written_and_nothing_waits_while_another_writer_holds_the_lock(make_database, inference, tmp_path):
+    settings, engine, writer = make_database("a")
+    planned = _planned_send(settings, engine, inference, tmp_path)
+    # a writer of this app, in this process or another: the writer lock is taken
+    with _held_in_a_thread(lambda: writer_lock(engine)):
+        assert writer.try_write(planned.writes) is Outcome.BUSY
+    # a writer outside the app holds SQLite's own lock: refused at once, not after the 30 s busy timeout
+    outsider = sqlite3.connect(sqlite_file(engine), isolation_level=None)
+    outsider.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    assert writer.try_write(planned.writes) is Outcome.BUSY
+    assert time.monotonic() - started < 5
+    assert all(not rows for rows in _all_rows(engine).values())
+    outsider.execute("ROLLBACK")
+    outsider.close()
+    assert writer.try_write(planned.writes) is Outcome.COMMITTED
+    assert len(_all_rows(engine)["prediction"]) == 1
+
+
+def test_a_refused_write_leaves_nothing_behind(make_database, inference, tmp_path):
+    settings, engine, writer = make_database("a")
+    planned = _planned_send(settings, engine, inference, tmp_path)
+    assert writer.try_write(planned.writes) is Outcome.COMMITTED
+    messages = _all_rows(engine)["message"]
+    # the same rows again: the conversation's and upload's ids are taken, so the first statement fails
+    assert writer.try_write(planned.writes) is Outcome.REFUSED
+    # a conversation that was deleted meanwhile: the messages' foreign key refuses the last statement,
+    # and the statements before it are rolled back with it
+    fresh = _planned_send(settings, engine, inference, tmp_path)
+    _, *without_their_conversation = fresh.writes.steps  # the uploads, predictions, revision and messages
+    with engine.begin() as connection:
+        connection.execute(sa.delete(Message.__table__))
+        connection.execute(sa.delete(Conversation.__table__))
+    assert writer.try_write(Writes(tuple(without_their_conversation))) is Outcome.REFUSED
+    stored = _all_rows(engine)
+    assert stored["conversation"] == [] and stored["message"] == [] and len(messages) == 4
+    assert len(stored["prediction"]) == 1  # the first send's, committed before
+
+
+def test_files_that_need_writing_or_a_remover_at_work_keep_the_write_off_the_loop(make_database, inference, tmp_path):
+    settings, engine, _ = make_database("a")
+    planned = _planned_send(settings, engine, inference, tmp_path)
+    assert not files_in_place(planned.prepared, settings)  # a new photo: its files are written in a thread
+    with Session(engine) as session:
+        chat.store(session, planned, settings)
+    again = _planned_send(settings, engine, inference, tmp_path)  # the same bytes, sent again
+    assert files_in_place(again.prepared, settings)
+    with file_lock.placing_if_free(settings) as free:
+        assert free
+    with _held_in_a_thread(lambda: file_lock.removing(settings)), file_lock.placing_if_free(settings) as free:
+        assert not free
+
+
+def _write_paths(client) -> dict[str, float]:
+    metrics = client.get("/metrics").text
+    return {path: float(n) for path, n in re.findall(r'closetchat_request_writes_total\{path="([^"]+)"\} (\S+)', metrics)}
+
+
+@pytest.mark.parametrize("in_the_way", ["writer", "remover"])
+def test_a_send_that_finds_something_in_the_way_is_stored_by_a_thread(make_client, settings, in_the_way):
+    _sqlite_only(settings)
+    client = make_client(settings)
+    token = csrf_of(client)
+    photo = {"files": ("shirt.jpg", jpeg_bytes(), "image/jpeg")}
+    first = client.post("/c", data={"csrf_token": token}, files=photo, follow_redirects=False)
+    assert first.status_code == 303 and _write_paths(client) == {"worker thread": 1.0}  # its files were new
+    url = first.headers["location"] + "/messages"
+    assert client.post(url, data={"csrf_token": token}, files=photo, headers={"HX-Request": "true"}).status_code == 200
+    assert _write_paths(client) == {"worker thread": 1.0, "event loop": 1.0}
+
+    holds = (lambda: writer_lock(client.app.state.db)) if in_the_way == "writer" else (lambda: file_lock.removing(settings))
+    with _held_in_a_thread(holds, release_after_s=0.5):
+        started = time.monotonic()
+        response = client.post(url, data={"csrf_token": token}, files=photo, headers={"HX-Request": "true"})
+        waited = time.monotonic() - started
+    assert response.status_code == 200 and 'class="bubble assistant prediction"' in response.text
+    assert waited >= 0.3  # it waited, in a thread, for the holder to let go
+    assert _write_paths(client) == {"worker thread": 2.0, "event loop": 1.0}
+    with Session(client.app.state.db) as session:
+        assert len(session.exec(sa.select(Prediction.id)).all()) == 3
+        assert len(session.exec(sa.select(Message.id)).all()) == 6
+
+
+@contextmanager
+def _held_in_a_thread(make_context, release_after_s: float | None = None):
+    """Hold a lock from another thread (as another request or worker would) until the block ends, or
+    until release_after_s while the block goes on."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with make_context():
+            taken.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(10)
+    timer = threading.Timer(release_after_s, release.set) if release_after_s is not None else None
+    if timer:
+        timer.start()
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join(10)
