@@ -12,6 +12,10 @@ before (so running it again is harmless). If the shared transaction fails, it is
 each job runs again in a transaction of its own, so one job's error reaches only its caller.
 The caller's thread waits until its job is committed: nothing is acknowledged before it is durable.
 
+A request whose commit needs no waiting and no file written makes it on its event loop instead
+(backend.loop_writes); this thread commits the rest: sends of new photos (their files are written
+first, in a worker thread) and writes that found another writer in the way.
+
 PostgreSQL locks rows, not the database: its writers go together already, so there, and wherever no
 committer was started (the CLI, a test's engine), write() runs the job in the caller's session.
 """

@@ -206,3 +206,14 @@ def _held_in_a_thread(make_context, release_after_s: float | None = None):
     finally:
         release.set()
         thread.join(10)
+
+
+def test_the_api_stores_a_photo_sent_again_on_the_loop(make_client, settings):
+    _sqlite_only(settings)
+    client = make_client(settings)
+    photo = {"files": ("shirt.jpg", jpeg_bytes(), "image/jpeg")}
+    answers = [client.post("/api/v1/predictions", files=photo).json()["results"][0] for _ in range(2)]
+    assert _write_paths(client) == {"worker thread": 1.0, "event loop": 1.0}
+    assert answers[0]["id"] != answers[1]["id"] and answers[0]["label"] == answers[1]["label"]
+    listed = client.get("/api/v1/predictions").json()
+    assert listed["total"] == 2 and {item["id"] for item in listed["items"]} == {a["id"] for a in answers}
