@@ -3,9 +3,9 @@
 A chat send's writes went to a worker thread, which queued them for the group committer's thread
 (backend.group_commit) and waited: two threads woken a send, and the GIL handed between them and the
 event loop at every call that releases it (each SQLite step, each lock, each file check). Under load
-that hand-over cost more than the writes: a chat send took 2.4 ms of CPU with its writes there and
-1.6 ms with them committed on the event loop (the benchmark photo, two workers, 16 connections,
-three rounds each; `python benchmarks/serve.py` in the README).
+that cost more than the writes themselves (about 0.3 ms a send, in one thread): committed on the event
+loop instead, a chat send took 2.0-2.3 ms of CPU where it took 2.4-2.7, and the chat served 1.18× the
+sends (two workers, 16 connections, four rounds in turn with the tree before, 1.13-1.26; README).
 
 The loop must never wait, so a write comes here only when it can finish at once: the writer lock
 (backend.db.WriterLock) is free in every worker, SQLite's own lock is taken with BEGIN IMMEDIATE on a
@@ -64,8 +64,8 @@ class LoopWriter:
             self._lock.__exit__(None, None, None)
 
     def _commit(self, writes: Writes) -> Outcome:
-        connection = self._connect()
         try:
+            connection = self._connect()
             connection.execute("BEGIN IMMEDIATE")  # busy timeout 0: fails at once if SQLite's lock is taken
         except sqlite3.OperationalError:
             return Outcome.BUSY
@@ -87,9 +87,14 @@ class LoopWriter:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            # isolation_level None: the driver begins nothing by itself; BEGIN and COMMIT are ours
-            connection = sqlite3.connect(self._database, isolation_level=None, check_same_thread=False)
-            configure_sqlite(connection, busy_timeout_ms=0, background_checkpoints=self._background_checkpoints)
+            # isolation_level None: the driver begins nothing by itself; BEGIN and COMMIT are ours.
+            # timeout 0: not even its settings wait for a lock
+            connection = sqlite3.connect(self._database, timeout=0, isolation_level=None, check_same_thread=False)
+            try:
+                configure_sqlite(connection, busy_timeout_ms=0, background_checkpoints=self._background_checkpoints)
+            except BaseException:
+                connection.close()
+                raise
             self._connection = connection
         return self._connection
 
