@@ -96,7 +96,7 @@ class WriterLock:
 
     def acquire_if_free(self) -> bool:
         """Take the lock only if no writer holds it, in this process or another; never waits.
-        True: it is held, and the caller lets go with __exit__."""
+        True: it is held, and the caller lets go with release()."""
         if not self._threads.acquire(blocking=False):
             return False
         try:
@@ -116,6 +116,9 @@ class WriterLock:
         return self._fd
 
     def __exit__(self, *exc) -> None:
+        self.release()
+
+    def release(self) -> None:
         try:
             if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)

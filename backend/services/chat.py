@@ -190,6 +190,7 @@ def send(
 
 
 def check_message(text: str, files: list, settings: Settings) -> None:
+    """A 422 for a message too long or empty; files: what was sent, or what became of it (Prepared)."""
     text = text.strip()
     if len(text) > settings.max_text_chars:
         raise BadForm(f"that message is too long: at most {settings.max_text_chars:,} characters")
