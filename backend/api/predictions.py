@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend import group_commit
 from backend.deps import ApiOwner, EngineDep, SessionDep, SettingsDep
 from backend.errors import BadForm
 from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
 from backend.services import chat, history, uploads
 from backend.services.multipart import read_form
 from backend.services.predictions import (
-    Prepared,
     RowsToWrite,
     build_rows,
-    files_placed,
+    place_and_commit,
     prepare_files,
     prepare_inline,
     store,
@@ -71,13 +68,14 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
             answers = build_rows(owner, inline)
             rows = RowsToWrite.of(owner, answers)
             if rows.predictions:
-                await store(loop_writer, inline, rows.writes(), partial(_store, session, inline, rows, settings),
-                            settings, request.app.state.metrics)
+                await store(session, loop_writer, inline, rows.writes(), settings, request.app.state.metrics)
         else:
             def work():
                 prepared = inline if inline is not None else prepare_files(files, settings, engine)  # before any write
                 answers = build_rows(owner, prepared)
-                _store(session, prepared, RowsToWrite.of(owner, answers), settings)
+                rows = RowsToWrite.of(owner, answers)
+                if rows.predictions:
+                    place_and_commit(session, prepared, rows.writes(), settings)
                 return answers
 
             answers = await run_in_threadpool(work)
@@ -91,13 +89,6 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
         first = answers[0].error
         return JSONResponse({"detail": first.message, **body}, status_code=first.status_code)
     return body
-
-
-def _store(session, prepared: list[Prepared], rows: RowsToWrite, settings) -> None:
-    """Put the files in place and commit the rows, waiting as long as that takes (a worker thread's way)."""
-    if rows.predictions:
-        with files_placed(prepared, settings):
-            group_commit.write(session, rows.writes())
 
 
 @router.get("", response_model=PredictionPage, summary="List your predictions, newest first")

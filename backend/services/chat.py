@@ -10,7 +10,6 @@ from sqlalchemy import delete as sa_delete
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from backend import group_commit
 from backend.compiled_statements import CompiledRead, CompiledWrite, Writes
 from backend.config import Settings
 from backend.errors import BadForm, ClosetChatError, NotFound
@@ -18,7 +17,7 @@ from backend.models import Conversation, Feedback, Message, Prediction, Upload, 
 from backend.services import assistant, revisions
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
-from backend.services.predictions import Prepared, RowsToWrite, build_rows, files_placed, prepare_files
+from backend.services.predictions import Prepared, RowsToWrite, build_rows, place_and_commit, prepare_files
 from backend.services.views import PredictionView, UploadView
 from ml import LABELS
 
@@ -185,7 +184,8 @@ def send(
         check_message(text, files, settings)  # before the slow part
         prepared = prepare_files(files, settings, engine)
     planned = plan(session, owner, target, text, prepared, settings)
-    store(session, planned, settings)
+    if planned.writes is not None:
+        place_and_commit(session, planned.prepared, planned.writes, settings)
     return planned.result
 
 
@@ -235,14 +235,6 @@ def plan(
     writes = _conversation_write(conversation, is_new, title) + RowsToWrite.of(owner, answers).writes() + \
         Writes(((_INSERT_MESSAGES, [values for values, _ in new_rows]),))
     return PlannedSend(result, prepared, writes)
-
-
-def store(session: Session, planned: PlannedSend, settings: Settings) -> None:
-    """Put the planned send's files in place and commit its rows, waiting as long as that takes (a
-    worker thread's way; backend.loop_writes is the event loop's)."""
-    if planned.writes is not None:
-        with files_placed(planned.prepared, settings):
-            group_commit.write(session, planned.writes)
 
 
 def _message(conversation_id: str, role: str, kind: str, text: str = "", upload_id: str | None = None,

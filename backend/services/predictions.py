@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from backend import group_commit
 from backend.compiled_statements import CompiledWrite, Writes
 from backend.config import Settings
 from backend.errors import ClosetChatError
@@ -117,30 +119,42 @@ def files_in_place(prepared: list[Prepared], settings: Settings) -> bool:
     return all(uploads.already_placed(item.checked, settings) for item in prepared if item.checked is not None)
 
 
-async def store(loop_writer: LoopWriter, prepared: list[Prepared], writes: Writes, in_thread: Callable[[], None],
+async def store(session: Session, loop_writer: LoopWriter, prepared: list[Prepared], writes: Writes,
                 settings: Settings, metrics: Metrics) -> None:
     """Commit a request's rows from the event loop: right here when no file needs writing and no
-    writer is in the way (backend.loop_writes), else by in_thread() in a worker thread, which puts
-    the files in place and waits for its turn. A writer in the way is usually another worker's
-    commit, over within a millisecond: the loop serves other requests meanwhile and tries again,
-    a few times, before handing the write to a thread (two workers under the benchmark's chat load:
-    14% of the sends went to a thread without the retries, 3 of 7,780 with them)."""
+    writer is in the way (backend.loop_writes), else by place_and_commit in a worker thread, which
+    puts the files in place and waits for its turn."""
+    if await _committed_on_loop(loop_writer, prepared, writes, settings):
+        metrics.writes.labels("event loop").inc()
+        return
+    metrics.writes.labels("worker thread").inc()
+    await run_in_threadpool(place_and_commit, session, prepared, writes, settings)
+
+
+async def _committed_on_loop(loop_writer: LoopWriter, prepared: list[Prepared], writes: Writes,
+                             settings: Settings) -> bool:
+    """A writer in the way is usually another worker's commit, over within a millisecond: the loop
+    serves other requests meanwhile and tries again, a few times, before the write goes to a thread
+    (two workers under the benchmark's chat load: 14% of the sends went to a thread without the
+    retries, 3 of 7,780 with them)."""
+    if not files_in_place(prepared, settings):  # a new photo: no lock taken here, its files go to a thread
+        return False
     for attempt in range(LOOP_WRITE_ATTEMPTS):
         if attempt:
             await asyncio.sleep(LOOP_WRITE_RETRY_S)
-        if not files_in_place(prepared, settings):  # a new photo: no lock taken, its files go to a thread
-            break
         with file_lock.placing_if_free(settings) as free:
             if not (free and files_in_place(prepared, settings)):  # again, now that no remover can act
-                break
+                return False
             outcome = loop_writer.try_write(writes)
-        if outcome is Outcome.COMMITTED:
-            metrics.writes.labels("event loop").inc()
-            return
         if outcome is not Outcome.BUSY:
-            break
-    metrics.writes.labels("worker thread").inc()
-    await run_in_threadpool(in_thread)
+            return outcome is Outcome.COMMITTED
+    return False
+
+
+def place_and_commit(session: Session, prepared: list[Prepared], writes: Writes, settings: Settings) -> None:
+    """Put the files in place and commit the rows, waiting as long as that takes (a worker thread's way)."""
+    with files_placed(prepared, settings):
+        group_commit.write(session, writes)
 
 
 @contextmanager

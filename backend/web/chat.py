@@ -62,8 +62,7 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
             # SQLite and nothing to decode in a thread: rows made here, committed here if nothing waits
             planned = chat.plan(session, owner, target, text, prepared or [], settings)
             if planned.writes is not None:
-                await store(loop_writer, planned.prepared, planned.writes, partial(chat.store, session, planned, settings),
-                            settings, request.app.state.metrics)
+                await store(session, loop_writer, planned.prepared, planned.writes, settings, request.app.state.metrics)
             result = planned.result
         else:
             def work():

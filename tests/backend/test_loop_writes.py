@@ -24,7 +24,7 @@ from backend.migrations import upgrade_to_head
 from backend.models import Conversation, Message, OwnerRevision, Prediction, Upload
 from backend.services import chat, file_lock
 from backend.services.multipart import IncomingFile
-from backend.services.predictions import files_in_place, prepare_inline
+from backend.services.predictions import files_in_place, place_and_commit, prepare_inline
 from tests.conftest import csrf_of, jpeg_bytes
 
 TABLES = (Conversation, Upload, Prediction, Message, OwnerRevision)
@@ -145,7 +145,7 @@ def test_files_that_need_writing_or_a_remover_at_work_keep_the_write_off_the_loo
     planned = _planned_send(settings, engine, inference, tmp_path)
     assert not files_in_place(planned.prepared, settings)  # a new photo: its files are written in a thread
     with Session(engine) as session:
-        chat.store(session, planned, settings)
+        place_and_commit(session, planned.prepared, planned.writes, settings)
     again = _planned_send(settings, engine, inference, tmp_path)  # the same bytes, sent again
     assert files_in_place(again.prepared, settings)
     with file_lock.placing_if_free(settings) as free:
