@@ -36,11 +36,11 @@ def _both_ways(data: bytes, monkeypatch) -> tuple[Image.Image, Image.Image]:
 
 
 @pytest.mark.parametrize("size,mode,subsampling,progressive", [
-    ((400, 534), "RGB", 2, False),  # the benchmark photo's shape, 4:2:0
-    ((1000, 750), "RGB", 2, False),  # 1/8 scale
-    ((300, 225), "RGB", 0, False),  # 1/2 scale, 4:4:4
+    ((400, 534), "RGB", 2, False),  # the benchmark photo's shape, 4:2:0, 1/8 scale
+    ((1000, 750), "RGB", 2, False),  # 1/8 scale, still twice the working size
+    ((300, 225), "RGB", 0, False),  # 1/4 scale, 4:4:4
     ((641, 479), "RGB", 1, False),  # odd sides, 4:2:2
-    ((90, 60), "RGB", 2, False),  # under the working size: decoded whole
+    ((90, 60), "RGB", 2, False),  # too small for a DCT scale: decoded whole
     ((500, 380), "L", 0, False),  # grayscale JPEG
     ((800, 600), "RGB", 2, True),  # progressive (decoded in a worker thread, never on the loop)
 ])
@@ -59,7 +59,7 @@ def test_exif_orientation_is_kept(monkeypatch):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise when shown
     fast, slow = _both_ways(_jpeg(_photo_like((400, 300)), exif=exif.tobytes()), monkeypatch)
-    assert fast.size == slow.size == (150, 200)  # drafted at 1/2, shown portrait
+    assert fast.size == slow.size == (75, 100)  # drafted at 1/4, shown portrait
     assert np.array_equal(np.asarray(fast), np.asarray(slow))
 
 
@@ -69,7 +69,7 @@ def test_cmyk_and_files_on_disk_are_left_to_pillow(tmp_path):
     path = tmp_path / "photo.jpg"
     path.write_bytes(_jpeg(_photo_like((300, 200))))
     assert fast_jpeg.decode_drafted(preprocess.read_header(path)) is None
-    assert open_image(path).size == (150, 100)
+    assert open_image(path).size == (75, 50)  # drafted at 1/4 by Pillow
 
 
 def test_stray_bytes_before_a_marker_are_decoded_as_pillow_decodes_them(monkeypatch):
