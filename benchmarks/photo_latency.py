@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +19,10 @@ import torchvision
 from PIL import Image
 from torchvision import transforms
 
-from ml import Classifier, open_image, photos
+# this checkout's ml package, not the one the .venv was installed from (a worktree sharing a .venv
+# timed the main tree's conversion and graph otherwise)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ml import Classifier, open_image, photos  # noqa: E402
 
 
 def default_photo() -> bytes:
@@ -27,7 +31,9 @@ def default_photo() -> bytes:
             with Image.open(p.path) as img:
                 if img.size == (400, 534):
                     return p.path.read_bytes()
-    # no shared photos: a made 400×534 JPEG of the same size and kind
+    # no shared photos: a made 400×534 JPEG of the same size and kind (its figures differ: say so)
+    print(f"no shared photos at {photos.photos_dir()}: timing a made 400×534 JPEG instead "
+          f"(set {photos.PHOTOS_ENV})", file=sys.stderr)
     img = Image.new("RGB", (400, 534), (200, 190, 170))
     img.paste(Image.new("RGB", (200, 260), (30, 60, 150)), (100, 130))
     buf = io.BytesIO()
