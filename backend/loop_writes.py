@@ -4,9 +4,9 @@ A chat send's writes went to a worker thread, which queued them for the group co
 (backend.group_commit) and waited: two threads woken a send, and the GIL handed between them and the
 event loop at every call that releases it (each SQLite step, each lock, each file check). Under load
 that cost more than the writes themselves (about 0.3 ms a send, rows made and committed one send after
-another on one thread): committed on the event
-loop instead, a chat send took 2.0-2.3 ms of CPU where it took 2.4-2.7, and the chat served 1.18× the
-sends (two workers, 16 connections, four rounds in turn with the tree before, 1.13-1.26; README).
+another on one thread): committed on the event loop instead, a chat send took 2.0-2.3 ms of CPU where
+it took 2.4-2.7, and the chat served 1.18× the sends (two workers, 16 connections, four rounds in turn
+with the tree before, 1.13-1.26; README).
 
 The loop must never wait, so a write comes here only when it can finish at once: the writer lock
 (backend.db.WriterLock) is free in every worker, SQLite's own lock is taken with BEGIN IMMEDIATE on a

@@ -31,9 +31,10 @@ SIZE = 28
 WORK_SIZE = 56
 SHRINK_FROM = 2 * WORK_SIZE
 # Cutting the garment out first (ml.segment) helped the models adapted to segmented photos; an earlier
-# photo graph (2026-11-26, adapted on segmented photos), on the 459 train photos held out of adaptation, gets 89.4% right with the
-# dataset's own conversion against 86.5% segmented (lowest folder 68% against 62%, hats unsure 70%
-# against 83%), and 0.75 ms sooner a photo. Off by default; segment=True still does it.
+# photo graph (2026-11-26, adapted on segmented photos), on the 459 train photos held out of
+# adaptation, got 89.4% right with the dataset's own conversion against 86.5% segmented (lowest folder
+# 68% against 62%, hats unsure 70% against 83%), and 0.75 ms sooner a photo. Off by default;
+# segment=True still does it.
 SEGMENT = False
 SEGMENT_REDUCE = 1  # 2 finds the mask on a half-size copy: 1.3 ms faster, 6 points worse on photos (measured)
 TRIM_TOLERANCE = 0.05  # of the largest RGB distance, as in the paper
