@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,10 +19,12 @@ from backend.config import Settings, get_settings
 from backend.db import make_engine, sqlite_file
 from backend.errors import ClosetChatError
 from backend.identity import BrowserIdentity
+from backend.loop_commits import LoopCommits
 from backend.loop_writes import LoopWriter
 from backend.metrics import Metrics, MetricsMiddleware
 from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware, SessionCloseMiddleware
 from backend.migrations import upgrade_to_head
+from backend.services import file_lock
 from backend.services.inference import InferenceEngine
 from backend.services.maintenance import sweep
 from backend.services.revisions import RevisionCache
@@ -60,12 +63,15 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
             app.state.checkpointer.start()
         # SQLite: the writes of requests that arrive together share a commit
         app.state.committer = group_commit.start(app.state.db, on_batch=app.state.metrics.commit_batch_size.observe)
-        # and a request's commit that needs no waiting is made right on the event loop
-        app.state.loop_writer = LoopWriter.for_engine(app.state.db, background_checkpoints=True)
+        # and the commits that need no waiting are made right on the event loop, a turn's together
+        loop_writer = LoopWriter.for_engine(app.state.db, background_checkpoints=True)
+        if loop_writer:
+            app.state.loop_commits = LoopCommits(loop_writer, partial(file_lock.placing_if_free, settings),
+                                                 on_batch=app.state.metrics.commit_batch_size.observe)
         yield
         group_commit.stop(app.state.db)
-        if app.state.loop_writer:
-            app.state.loop_writer.close()
+        if loop_writer:
+            loop_writer.close()
         app.state.inference.close()
         if app.state.checkpointer:
             app.state.checkpointer.stop()
@@ -84,7 +90,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.state.identity = BrowserIdentity(settings.resolved_secret())
 
     app.state.metrics = Metrics()
-    app.state.loop_writer = None  # SQLite's, made at start-up
+    app.state.loop_commits = None  # SQLite's, made at start-up
     app.state.chart_cache = RevisionCache()
 
     from backend.api import health, model, predictions, seed

@@ -63,12 +63,12 @@ async def create_predictions(request: Request, session: SessionDep, owner: ApiOw
             raise BadForm("send one or more images in the multipart field “files”")
 
         inline = prepare_inline(files, settings, engine)  # one small photo: here, on the event loop
-        loop_writer = request.app.state.loop_writer
-        if inline is not None and loop_writer is not None:  # SQLite: its commit too, if nothing waits
+        loop_commits = request.app.state.loop_commits
+        if inline is not None and loop_commits is not None:  # SQLite: its commit too, if nothing waits
             answers = build_rows(owner, inline)
             rows = RowsToWrite.of(owner, answers)
             if rows.predictions:
-                await store(session, loop_writer, inline, rows.writes(), settings, request.app.state.metrics)
+                await store(session, loop_commits, inline, rows.writes(), settings, request.app.state.metrics)
         else:
             def work():
                 prepared = inline if inline is not None else prepare_files(files, settings, engine)  # before any write

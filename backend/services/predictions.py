@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 from sqlmodel import Session
@@ -17,7 +16,7 @@ from backend import group_commit
 from backend.compiled_statements import CompiledWrite, Writes
 from backend.config import Settings
 from backend.errors import ClosetChatError
-from backend.loop_writes import LoopWriter, Outcome
+from backend.loop_commits import LoopCommits
 from backend.metrics import Metrics
 from backend.models import Prediction, Upload, new_id, utcnow
 from backend.services import file_lock, offload, revisions, uploads
@@ -26,9 +25,6 @@ from backend.services.multipart import IncomingFile
 from backend.services.views import PredictionView
 from ml import Prediction as ModelPrediction
 from ml import is_fashion_mnist_form, to_fashion_mnist
-
-LOOP_WRITE_ATTEMPTS = 4
-LOOP_WRITE_RETRY_S = 0.0005
 
 
 @dataclass
@@ -119,36 +115,18 @@ def files_in_place(prepared: list[Prepared], settings: Settings) -> bool:
     return all(uploads.already_placed(item.checked, settings) for item in prepared if item.checked is not None)
 
 
-async def store(session: Session, loop_writer: LoopWriter, prepared: list[Prepared], writes: Writes,
+async def store(session: Session, loop_commits: LoopCommits, prepared: list[Prepared], writes: Writes,
                 settings: Settings, metrics: Metrics) -> None:
-    """Commit a request's rows from the event loop: right here when no file needs writing and no
-    writer is in the way (backend.loop_writes), else by place_and_commit in a worker thread, which
-    puts the files in place and waits for its turn."""
-    if await _committed_on_loop(loop_writer, prepared, writes, settings):
+    """Commit a request's rows from the event loop: there, with the other requests' that reach their
+    commit in the same turn of the loop (backend.loop_commits), when no file needs writing and nothing
+    is in the way; else by place_and_commit in a worker thread, which puts the files in place and
+    waits for its turn."""
+    # a new photo: no lock taken here, its files go to a thread
+    if files_in_place(prepared, settings) and await loop_commits.commit(writes, partial(files_in_place, prepared, settings)):
         metrics.writes.labels("event loop").inc()
         return
     metrics.writes.labels("worker thread").inc()
     await run_in_threadpool(place_and_commit, session, prepared, writes, settings)
-
-
-async def _committed_on_loop(loop_writer: LoopWriter, prepared: list[Prepared], writes: Writes,
-                             settings: Settings) -> bool:
-    """A writer in the way is usually another worker's commit, over within a millisecond: the loop
-    serves other requests meanwhile and tries again, a few times, before the write goes to a thread
-    (two workers under the benchmark's chat load: 14% of the sends went to a thread without the
-    retries, 3 of 7,780 with them)."""
-    if not files_in_place(prepared, settings):  # a new photo: no lock taken here, its files go to a thread
-        return False
-    for attempt in range(LOOP_WRITE_ATTEMPTS):
-        if attempt:
-            await asyncio.sleep(LOOP_WRITE_RETRY_S)
-        with file_lock.placing_if_free(settings) as free:
-            if not (free and files_in_place(prepared, settings)):  # again, now that no remover can act
-                return False
-            outcome = loop_writer.try_write(writes)
-        if outcome is not Outcome.BUSY:
-            return outcome is Outcome.COMMITTED
-    return False
 
 
 def place_and_commit(session: Session, prepared: list[Prepared], writes: Writes, settings: Settings) -> None:

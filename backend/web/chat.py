@@ -57,12 +57,12 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
         # one small photo is checked and classified here, on the event loop, as by POST /fashion-mnist:
         # in a worker thread the same work cost about twice the CPU under load
         prepared = prepare_inline(files, settings, engine)
-        loop_writer = request.app.state.loop_writer
-        if loop_writer is not None and (prepared is not None or not files):
+        loop_commits = request.app.state.loop_commits
+        if loop_commits is not None and (prepared is not None or not files):
             # SQLite and nothing to decode in a thread: rows made here, committed here if nothing waits
             planned = chat.plan(session, owner, target, text, prepared or [], settings)
             if planned.writes is not None:
-                await store(session, loop_writer, planned.prepared, planned.writes, settings, request.app.state.metrics)
+                await store(session, loop_commits, planned.prepared, planned.writes, settings, request.app.state.metrics)
             result = planned.result
         else:
             def work():

@@ -4,12 +4,14 @@ and never wait, and the request's write goes to a worker thread, which waits its
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +21,7 @@ from backend import group_commit
 from backend.compiled_statements import Writes
 from backend.config import Settings
 from backend.db import make_engine, sqlite_file, writer_lock
+from backend.loop_commits import LoopCommits
 from backend.loop_writes import LoopWriter, Outcome
 from backend.migrations import upgrade_to_head
 from backend.models import Conversation, Message, OwnerRevision, Prediction, Upload
@@ -217,3 +220,90 @@ def test_the_api_stores_a_photo_sent_again_on_the_loop(make_client, settings):
     assert answers[0]["id"] != answers[1]["id"] and answers[0]["label"] == answers[1]["label"]
     listed = client.get("/api/v1/predictions").json()
     assert listed["total"] == 2 and {item["id"] for item in listed["items"]} == {a["id"] for a in answers}
+
+
+def _commit_together(commits: LoopCommits, writes: list[Writes], still_valid=lambda: True, cancel: int | None = None):
+    """Each write sent to the loop's commit queue by a request of its own, all in the same turn of the
+    loop (as requests taken from one poll of the sockets are); cancel: the index of one whose request
+    is gone before the turn ends. What each request heard: True, False, or the exception raised."""
+    async def together():
+        tasks = [asyncio.ensure_future(commits.commit(w, still_valid)) for w in writes]
+        await asyncio.sleep(0)  # every request reaches its commit before the queue is flushed
+        if cancel is not None:
+            tasks[cancel].cancel()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+    return asyncio.run(together())
+
+
+def _loop_commits(settings, writer, batches: list, retry_s: float = 0.0005) -> LoopCommits:
+    return LoopCommits(writer, partial(file_lock.placing_if_free, settings), on_batch=batches.append, retry_s=retry_s)
+
+
+def test_sends_that_reach_the_loop_in_one_turn_share_one_commit(make_database, inference, tmp_path):
+    settings, engine, writer = make_database("a")
+    batches = []
+    sends = [_planned_send(settings, engine, inference, tmp_path) for _ in range(3)]
+    assert _commit_together(_loop_commits(settings, writer, batches), [s.writes for s in sends]) == [True] * 3
+    assert batches == [3]
+    stored = _all_rows(engine)
+    assert [len(stored[model.__tablename__]) for model in TABLES] == [3, 3, 3, 12, 1]
+    assert stored["owner_revision"][0]["revision"] == 3
+    assert {c["id"] for c in stored["conversation"]} == {s.result.conversation.id for s in sends}
+
+
+def test_a_refused_send_in_a_shared_commit_is_the_only_one_refused(make_database, inference, tmp_path):
+    settings, engine, writer = make_database("a")
+    batches = []
+    first = _planned_send(settings, engine, inference, tmp_path)
+    assert writer.try_write(first.writes) is Outcome.COMMITTED
+    fresh = [_planned_send(settings, engine, inference, tmp_path) for _ in range(2)]
+    # the first send again (its ids are taken) between two new ones: the shared commit is refused and
+    # rolled back whole, then each is tried alone
+    heard = _commit_together(_loop_commits(settings, writer, batches), [fresh[0].writes, first.writes, fresh[1].writes])
+    assert heard == [True, False, True] and batches == [1, 1]
+    assert {c["id"] for c in _all_rows(engine)["conversation"]} == {s.result.conversation.id for s in [first, *fresh]}
+    # rows that break the code, not the database (a value missing): only their request hears of it
+    broken = Writes(((fresh[0].writes.steps[0][0], [{}]),))
+    again = _planned_send(settings, engine, inference, tmp_path)
+    heard = _commit_together(_loop_commits(settings, writer, batches), [broken, again.writes])
+    assert isinstance(heard[0], KeyError) and heard[1] is True
+    assert len(_all_rows(engine)["conversation"]) == 4
+
+
+def test_a_shared_commit_tries_again_while_a_writer_is_in_the_way_then_gives_up(make_database, inference, tmp_path):
+    settings, engine, writer = make_database("a")
+    batches = []
+    sends = [_planned_send(settings, engine, inference, tmp_path) for _ in range(2)]
+    # held for good: four tries, 0.1 s apart, and then each request goes the usual way; nothing written
+    with _held_in_a_thread(lambda: writer_lock(engine)):
+        commits = _loop_commits(settings, writer, batches, retry_s=0.1)
+        started = time.monotonic()
+        assert _commit_together(commits, [s.writes for s in sends]) == [False, False]
+        assert 0.25 <= time.monotonic() - started < 5
+    assert all(not rows for rows in _all_rows(engine).values()) and batches == []
+    # let go after 0.05 s: a later try commits both together
+    with _held_in_a_thread(lambda: writer_lock(engine), release_after_s=0.05):
+        assert _commit_together(commits, [s.writes for s in sends]) == [True, True]
+    assert batches == [2] and len(_all_rows(engine)["conversation"]) == 2
+
+
+def test_a_remover_at_work_or_a_file_gone_keeps_a_send_off_the_loop(make_database, inference, tmp_path):
+    settings, engine, writer = make_database("a")
+    batches = []
+    send = _planned_send(settings, engine, inference, tmp_path)
+    commits = _loop_commits(settings, writer, batches, retry_s=0.01)
+    with _held_in_a_thread(lambda: file_lock.removing(settings)):
+        assert _commit_together(commits, [send.writes]) == [False]
+    assert _commit_together(commits, [send.writes], still_valid=lambda: False) == [False]
+    assert all(not rows for rows in _all_rows(engine).values()) and batches == []
+
+
+def test_a_request_gone_before_the_commit_writes_nothing(make_database, inference, tmp_path):
+    settings, engine, writer = make_database("a")
+    batches = []
+    sends = [_planned_send(settings, engine, inference, tmp_path) for _ in range(3)]
+    heard = _commit_together(_loop_commits(settings, writer, batches), [s.writes for s in sends], cancel=1)
+    assert heard[0] is True and isinstance(heard[1], asyncio.CancelledError) and heard[2] is True
+    assert {c["id"] for c in _all_rows(engine)["conversation"]} == {sends[0].result.conversation.id,
+                                                                     sends[2].result.conversation.id}
+    assert batches == [2]
