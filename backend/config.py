@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +14,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CLOSETCHAT_", env_file=None, extra="ignore")
+    # frozen: the folders below are derived once, and every request asks for them
+    model_config = SettingsConfigDict(env_prefix="CLOSETCHAT_", env_file=None, extra="ignore", frozen=True)
 
     data_dir: Path = Path("./var")
     database_url: str | None = None  # default: SQLite file in data_dir
@@ -53,15 +54,15 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'closetchat.db').resolve()}"
 
-    @property
+    @cached_property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
 
-    @property
+    @cached_property
     def thumbs_dir(self) -> Path:
         return self.data_dir / "thumbs"
 
-    @property
+    @cached_property
     def incoming_dir(self) -> Path:
         """Where request bodies stream to before they are checked; same filesystem as uploads."""
         return self.data_dir / "incoming"

@@ -54,11 +54,12 @@ class LoopCommits:
         """True once the writes are committed; False when they were not (something stood in the way, or
         the database refused them) and the caller must go the usual way."""
         loop = asyncio.get_running_loop()
-        self._waiting.append(_Waiting(writes, still_valid, loop.create_future()))
-        if not self._flush_scheduled:
+        waiting = _Waiting(writes, still_valid, loop.create_future())
+        self._waiting.append(waiting)
+        if not self._flush_scheduled:  # after every callback the loop has ready: the requests of this turn
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        return await self._waiting[-1].done
+        return await waiting.done
 
     def _flush(self) -> None:
         self._flush_scheduled = False

@@ -97,7 +97,13 @@ def _looks_like_image(incoming: IncomingFile) -> bool:
 
 
 def _shard(root: Path, sha256: str, suffix: str) -> Path:
-    return root / sha256[:2] / f"{sha256}{suffix}"
+    return Path(_shard_name(root, sha256, suffix))
+
+
+def _shard_name(root: Path, sha256: str, suffix: str) -> str:
+    """The file's path as a string: a request checks two of them twice (already_placed), where building
+    Paths cost more Python than the rest of the check."""
+    return f"{root}/{sha256[:2]}/{sha256}{suffix}"
 
 
 def upload_path(settings: Settings, upload: Upload) -> Path:
@@ -163,8 +169,8 @@ def already_placed(checked: CheckedImage, settings: Settings) -> bool:
     """Whether place_files would find both files in place and have nothing to write or remove: the
     same bytes (by their SHA-256) were stored before, and these are held in memory, not on disk."""
     sha256 = checked.incoming.sha256
-    return (not checked.incoming.on_disk and _shard(settings.uploads_dir, sha256, "").exists()
-            and _shard(settings.thumbs_dir, sha256, ".jpg").exists())
+    return (not checked.incoming.on_disk and os.path.exists(_shard_name(settings.uploads_dir, sha256, ""))
+            and os.path.exists(_shard_name(settings.thumbs_dir, sha256, ".jpg")))
 
 
 def new_row(owner: str, checked: CheckedImage, now: datetime) -> dict:

@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.db import calls_are_local
-from backend.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, check_csrf
+from backend.deps import BrowserOwner, BrowserSend, BrowserSendDep, SessionDep, SettingsDep, check_csrf
 from backend.errors import BadForm, ClosetChatError, NotFound
 from backend.models import Upload
 from backend.services import chat, uploads
@@ -30,18 +30,8 @@ def _page(request, session, owner, conversation, bubbles=None, status_code=200, 
     }, status_code=status_code)
 
 
-@router.get("/")
-def home(request: Request, session: SessionDep, owner: BrowserOwner):
-    return _page(request, session, owner, None)
-
-
-@router.get("/c/{conversation_id}")
-def conversation_page(conversation_id: str, request: Request, session: SessionDep, owner: BrowserOwner):
-    conversation = chat.get_conversation(session, owner, conversation_id)
-    return _page(request, session, owner, conversation)
-
-
-async def _send(request, session, owner, settings, engine, conversation_id: str | None):
+async def _send(request: Request, needs: BrowserSend, conversation_id: str | None):
+    session, owner, settings, engine = needs.session, needs.owner, needs.settings, needs.engine
     form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, settings.max_files)
     try:
         check_csrf(request, form.first("csrf_token") or None)
@@ -77,13 +67,13 @@ async def _send(request, session, owner, settings, engine, conversation_id: str 
     return result.conversation, result
 
 
+# the sends first: routes are matched in order, one regex each
 @router.post("/c")
-async def new_conversation_message(request: Request, session: SessionDep, owner: BrowserOwner,
-                                   settings: SettingsDep, engine: EngineDep):
+async def new_conversation_message(request: Request, needs: BrowserSendDep):
     """First message of a new conversation: created only if something was accepted."""
-    conversation, result = await _send(request, session, owner, settings, engine, None)
+    conversation, result = await _send(request, needs, None)
     if not result.stored:
-        return _bubbles_or_page(request, session, owner, None, result)
+        return _bubbles_or_page(request, needs.session, needs.owner, None, result)
     url = f"/c/{conversation.id}"
     if is_htmx(request):
         return Response(status_code=200, headers={"HX-Location": url})
@@ -91,12 +81,22 @@ async def new_conversation_message(request: Request, session: SessionDep, owner:
 
 
 @router.post("/c/{conversation_id}/messages")
-async def post_message(conversation_id: str, request: Request, session: SessionDep, owner: BrowserOwner,
-                       settings: SettingsDep, engine: EngineDep):
-    conversation, result = await _send(request, session, owner, settings, engine, conversation_id)
+async def post_message(conversation_id: str, request: Request, needs: BrowserSendDep):
+    conversation, result = await _send(request, needs, conversation_id)
     if not is_htmx(request) and result.status_code == 200:
         return RedirectResponse(f"/c/{conversation.id}", status_code=303)
-    return _bubbles_or_page(request, session, owner, conversation, result)
+    return _bubbles_or_page(request, needs.session, needs.owner, conversation, result)
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, owner: BrowserOwner):
+    return _page(request, session, owner, None)
+
+
+@router.get("/c/{conversation_id}")
+def conversation_page(conversation_id: str, request: Request, session: SessionDep, owner: BrowserOwner):
+    conversation = chat.get_conversation(session, owner, conversation_id)
+    return _page(request, session, owner, conversation)
 
 
 def _bubbles_or_page(request, session, owner, conversation, result: chat.SendResult):
