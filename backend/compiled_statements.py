@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
@@ -38,13 +40,35 @@ class _Compiled:
     constants: tuple[Any, ...]
     converters: tuple[Callable[[Any], Any] | None, ...]
 
+    @cached_property
+    def _take(self) -> Callable[[dict], tuple]:
+        """The row's values in the SQL's order, taken in one C call (operator.itemgetter); constants
+        and conversions are then applied where there are any. A chat send's parameters were
+        about a twentieth of its Python, one loop step per column."""
+        taken = [name for name, from_row in zip(self.names, self.from_row, strict=True) if from_row]
+        if not taken:
+            return lambda row: ()
+        getter = itemgetter(*taken)
+        return (lambda row: (getter(row),)) if len(taken) == 1 else getter
+
+    @cached_property
+    def _fixes(self) -> tuple[tuple[int, bool, Any, Callable[[Any], Any] | None], ...]:
+        """(position, from the row, constant, conversion) for every parameter that is not a row's
+        value passed as it is."""
+        return tuple((i, from_row, constant, convert) for i, (from_row, constant, convert) in enumerate(
+            zip(self.from_row, self.constants, self.converters, strict=True)) if not from_row or convert is not None)
+
     def parameters(self, row: dict) -> tuple | dict:
         """The driver's parameters for one row, in the SQL's style (positional or named)."""
-        values = []
-        for name, from_row, constant, convert in zip(self.names, self.from_row, self.constants, self.converters,
-                                                     strict=True):
-            value = row[name] if from_row else constant
-            values.append(convert(value) if convert is not None and value is not None else value)
+        taken = self._take(row)
+        if len(taken) == len(self.names):
+            values = list(taken)
+        else:  # the statement's own values in between
+            given = iter(taken)
+            values = [next(given) if from_row else None for from_row in self.from_row]
+        for i, from_row, constant, convert in self._fixes:
+            value = values[i] if from_row else constant
+            values[i] = convert(value) if convert is not None and value is not None else value
         return tuple(values) if self.positional else dict(zip(self.names, values, strict=True))
 
 

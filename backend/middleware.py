@@ -3,6 +3,7 @@ closing the database sessions a request opened."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from http.cookies import SimpleCookie
 
 from backend.deps import REQUEST_SESSIONS, close_session
@@ -44,7 +45,10 @@ class BrowserId:
         return self._value
 
 
+@lru_cache(maxsize=4096)
 def _cookie_value(header: str | None) -> str | None:
+    """Our cookie's value in a Cookie header. A browser sends the same header with every request, and
+    parsing it (http.cookies, regular expressions in Python) cost more than checking its signature."""
     if not header:
         return None
     jar = SimpleCookie()
