@@ -43,8 +43,9 @@ class _Compiled:
     @cached_property
     def _take(self) -> Callable[[dict], tuple]:
         """The row's values in the SQL's order, taken in one C call (operator.itemgetter); constants
-        and conversions are then applied where there are any. A chat send's parameters were
-        about a twentieth of its Python, one loop step per column."""
+        and conversions are then applied where there are any. A chat send's parameters took 1.5k
+        Python bytecodes with a loop step per column, 0.9k so (backend.deps.BrowserSend says how
+        they were counted)."""
         taken = [name for name, from_row in zip(self.names, self.from_row, strict=True) if from_row]
         if not taken:
             return lambda row: ()

@@ -85,8 +85,8 @@ def check_csrf(request: Request, token: str | None) -> None:
 @dataclass(frozen=True)
 class BrowserSend:
     """What a browser's message needs, solved as one dependency: FastAPI solves every dependency in a
-    pass of its own, and the four separately were about a seventh of a chat send's Python outside its
-    photo work (bytecodes counted, sequential sends)."""
+    pass of its own. A chat send's dependencies took 5.1k of its 40k Python bytecodes as four, 2.9k as
+    one (counted in one process with sys.settrace, sends six at a time)."""
 
     session: Session
     owner: str

@@ -12,6 +12,9 @@ times, 0.5 ms apart (another worker's commit is usually over by then), and then 
 told to go the usual way (a worker thread, which waits its turn). If the database refuses the shared
 transaction, nothing of it stays, and each request's writes are tried alone, so one request's
 error reaches only that request. A request is answered only after its commit.
+
+Measured (two workers, the benchmark's chat load, 16 connections): 3.5-7 sends a commit, and 1,043
+chat sends a second against 989 without (medians of eight rounds, the two trees in turn).
 """
 
 from __future__ import annotations
