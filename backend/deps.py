@@ -95,8 +95,8 @@ class BrowserSend:
 
 
 async def get_browser_send(request: Request) -> BrowserSend:
-    return BrowserSend(await get_session(request), await get_browser_owner(request), request.app.state.settings,
-                       request.app.state.inference)
+    return BrowserSend(await get_session(request), await get_browser_owner(request), await get_settings_dep(request),
+                       await get_engine(request))
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -78,8 +78,8 @@ class LoopCommits:
                 if not waiting.done.done():
                     waiting.done.set_exception(exc)
             return
-        if again:
-            self._waiting = again + self._waiting
+        if again:  # nothing joined meanwhile: this ran without a pause
+            self._waiting = again
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(self._retry_s, self._flush)
 

@@ -45,18 +45,28 @@ class BrowserId:
         return self._value
 
 
-@lru_cache(maxsize=4096)
+CACHED_HEADER_CHARS = 1024  # a browser's usual Cookie header; longer ones are parsed every time
+
+
 def _cookie_value(header: str | None) -> str | None:
     """Our cookie's value in a Cookie header. A browser sends the same header with every request, and
-    parsing it (http.cookies, regular expressions in Python) cost more than checking its signature."""
+    parsing it (http.cookies, regular expressions in Python) cost more than checking its signature, so
+    short headers' answers are kept: a client sending ever new long headers cannot fill memory."""
     if not header:
         return None
+    return _parsed_cookie_value(header) if len(header) <= CACHED_HEADER_CHARS else _parse_cookie_value(header)
+
+
+def _parse_cookie_value(header: str) -> str | None:
     jar = SimpleCookie()
     try:
         jar.load(header)
     except Exception:
         return None
     return jar[COOKIE_NAME].value if COOKIE_NAME in jar else None
+
+
+_parsed_cookie_value = lru_cache(maxsize=4096)(_parse_cookie_value)
 
 
 class BrowserIdentityMiddleware:

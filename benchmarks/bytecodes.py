@@ -32,7 +32,8 @@ FUNCTIONS = "read_form,solve_dependencies,_match,prepare_inline,conversation_for
 
 
 class AsgiCaller:
-    """One request through the app's ASGI interface: the body in one message, the response collected."""
+    """One request through the app's ASGI interface: the body in one message, the response collected.
+    Not httpx.ASGITransport: the client's own Python would be counted with the app's."""
 
     def __init__(self, app) -> None:
         self.app = app
