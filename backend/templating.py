@@ -59,6 +59,15 @@ def percent(value: float) -> str:
 templates.env.filters["percent"] = percent
 
 
+def article(label: str) -> str:
+    """The indefinite article a class name takes: "an Ankle boot", "a Sneaker"."""
+    return "an" if label[:1].lower() in "aeiou" else "a"
+
+
+templates.env.filters["article"] = article
+templates.env.filters["with_article"] = lambda label: f"{article(label)} {label}"
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 

@@ -1,11 +1,17 @@
-"""Adapting a Fashion-MNIST model to home photos (issue: real photos).
+"""Adapting the Fashion-MNIST model to home photos, each photo trained on its own class.
 
 The shared photo set's train split, converted by the same preprocessing the app uses, is mixed
-into Fashion-MNIST batches. A folder that fits several classes is a set of allowed labels: its
-loss is -log of the probability mass on that set. Hats (none of the ten) are trained towards the
-uniform distribution (outlier exposure, Hendrycks et al. 2019), which is what lets the app say
-"not one of the ten I know". A fifth of the train photos is held out of training to choose the
-unsure threshold, so the validation split stays a check, not a tuning set.
+into Fashion-MNIST batches. Every photo is trained towards its own class (a photo between two
+classes towards the pair: -log of their summed probability). An earlier version trained each
+folder towards a set of "allowed" classes, and the model learned one class per folder (every
+shoe an "Ankle boot"). Classes are sampled towards balance (a sandal is as rare as 1 photo in 50),
+hats are trained towards the uniform distribution (outlier exposure, Hendrycks et al. 2019) so
+the app can say "not one of the ten I know", and a stratified fifth of the train photos is held
+out to calibrate and choose on: the validation split stays a check, not a tuning set.
+
+Extra labelled photos (a History corrections zip, or a folder with one subfolder per class) join
+the photos trained on; a fifth of them is held out too, so `closetchat adapt` can compare the
+shipment before and after on photos neither saw.
 """
 
 from __future__ import annotations
@@ -19,80 +25,120 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image, ImageEnhance
 from torch import nn
 from tqdm import tqdm
 
 from ml import data, photos
 from ml.augment import random_erase, random_hflip, random_translate
+from ml.labelled import LabelledImage, read_labelled
 from ml.labels import LABELS
 from ml.model import build_model
 from ml.normalization import normalize
-from ml.preprocess import open_image, to_fashion_mnist
-from ml.train import accuracy, command_line, save_checkpoint, seed_everything, sgd
+from ml.preprocess import to_fashion_mnist
+from ml.train import accuracy, command_line, machine_line, save_checkpoint, seed_everything, sgd
 
-ADAPT_FOLDERS = ("t-shirt", "pants", "dress", "shoes", "outwear", "shirt", "hat")
+ADAPT_FOLDERS = photos.SCORED_FOLDERS + photos.OUTLIER_FOLDERS
 
 
 @dataclass
 class AdaptConfig:
-    base_run: str = "runs/w32"
+    base: str = "ml/weights/dataset"  # a shipment folder (model_card.json) or a training run (result.json)
     out_dir: str = "runs/adapted"
-    steps: int = 800
+    steps: int = 1000
     fashion_batch: int = 192
     photo_batch: int = 64
-    lr: float = 0.02
+    lr: float = 0.004
     weight_decay: float = 5e-4
     outlier_weight: float = 0.5
+    balance: float = 0.5  # a photo is drawn with weight (its class's photo count)^-balance: 1 = classes alike
     freeze_bn: bool = True  # keep Fashion-MNIST's batch-norm statistics: photos must not shift them
-    calibration_fraction: float = 0.2
-    views_per_photo: int = 3
+    held_out_fraction: float = 0.2
+    views_per_photo: int = 6
+    extra: str | None = None  # labelled photos to add: a corrections zip or a folder of class folders
+    shared_photos: bool = True  # train on the shared photo set's train split too (when it is there)
     seed: int = 0
     threads: int = 2
     bf16: bool = True
     command: str = field(default_factory=lambda: command_line(sys.argv))
 
 
-def photo_views(photo_list, views: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
-    """Each photo converted `views` times: as is, and with random crops that keep most of it."""
+def shared_photos() -> list[LabelledImage]:
+    return [LabelledImage(p.relative(), p.classes, path=p.path) for p in photos.list_photos("train", folders=ADAPT_FOLDERS)]
+
+
+def stratified_hold_out(items: list[LabelledImage], fraction: float, seed: int) -> tuple[list, list]:
+    """(train, held out): the same fraction of every class held out, outliers counted as one class."""
+    rng = np.random.default_rng(seed)
+    held = set()
+    for cls in sorted({i.own_class for i in items}):
+        members = [k for k, i in enumerate(items) if i.own_class == cls]
+        held.update(rng.permutation(members)[: round(len(members) * fraction)].tolist())
+    return [i for k, i in enumerate(items) if k not in held], [i for k, i in enumerate(items) if k in held]
+
+
+def augmented_view(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A plausible other shot of the same garment: cropped a little, turned a few degrees, lit differently."""
+    w, h = img.size
+    fx, fy = rng.uniform(0.75, 1.0, 2)
+    left, top = rng.uniform(0, 1 - fx) * w, rng.uniform(0, 1 - fy) * h
+    view = img.convert("RGB").crop((int(left), int(top), int(left + fx * w), int(top + fy * h)))
+    corner = view.getpixel((0, 0))
+    view = view.rotate(float(rng.uniform(-12, 12)), resample=Image.Resampling.BILINEAR, fillcolor=corner)
+    view = ImageEnhance.Brightness(view).enhance(float(rng.uniform(0.75, 1.25)))
+    return ImageEnhance.Contrast(view).enhance(float(rng.uniform(0.75, 1.25)))
+
+
+def photo_views(items: list[LabelledImage], views: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Each photo converted `views` times: as it is, then augmented; and whose view each one is."""
     arrays, owners = [], []
-    for i, p in enumerate(tqdm(photo_list, desc="converting photos", mininterval=5)):
-        img = open_image(p.path)
+    for i, item in enumerate(tqdm(items, desc="converting photos", mininterval=5)):
+        img = item.open()
         arrays.append(to_fashion_mnist(img))
-        owners.append(i)
-        w, h = img.size
-        for _ in range(views - 1):
-            fx, fy = rng.uniform(0.8, 1.0, 2)
-            left, top = rng.uniform(0, 1 - fx) * w, rng.uniform(0, 1 - fy) * h
-            crop = img.crop((int(left), int(top), int(left + fx * w), int(top + fy * h)))
-            arrays.append(to_fashion_mnist(crop))
-            owners.append(i)
-    return np.stack(arrays), owners
+        arrays.extend(to_fashion_mnist(augmented_view(img, rng)) for _ in range(views - 1))
+        owners.extend([i] * views)
+    return np.stack(arrays), np.array(owners)
 
 
-def allowed_mask(photo_list) -> np.ndarray:
-    mask = np.zeros((len(photo_list), len(LABELS)), dtype=np.float32)
-    for i, p in enumerate(photo_list):
-        for c in p.allowed:
-            mask[i, c] = 1.0
+def class_mask(items: list[LabelledImage]) -> np.ndarray:
+    mask = np.zeros((len(items), len(LABELS)), dtype=np.float32)
+    for i, item in enumerate(items):
+        mask[i, list(item.classes)] = 1.0
     return mask  # an all-zero row is an outlier (hat)
 
 
-def set_loss(logits: torch.Tensor, allowed: torch.Tensor, outlier_weight: float) -> torch.Tensor:
-    """-log P(label in allowed set) for fitting photos; cross-entropy to uniform for outliers."""
+def sampling_weights(items: list[LabelledImage], balance: float) -> np.ndarray:
+    own = np.array([i.own_class for i in items])
+    counts = {c: int((own == c).sum()) for c in set(own.tolist())}
+    weights = np.array([counts[c] ** -balance for c in own], dtype=np.float64)
+    return weights / weights.sum()
+
+
+def photo_loss(logits: torch.Tensor, right: torch.Tensor, outlier_weight: float) -> torch.Tensor:
+    """-log P(one of the photo's right classes); cross-entropy to uniform for outliers."""
     log_probs = F.log_softmax(logits.float(), dim=1)
-    is_outlier = allowed.sum(1) == 0
-    fit = -torch.logsumexp(log_probs.masked_fill(allowed == 0, -1e4), dim=1)
+    is_outlier = right.sum(1) == 0
+    fit = -torch.logsumexp(log_probs.masked_fill(right == 0, -1e4), dim=1)
     uniform = -log_probs.mean(dim=1)
     return torch.where(is_outlier, outlier_weight * uniform, fit).mean()
 
 
-def split_for_calibration(photo_list, fraction: float, seed: int):
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(photo_list))
-    n_cal = int(len(photo_list) * fraction)
-    cal = sorted(order[:n_cal].tolist())
-    fit = sorted(order[n_cal:].tolist())
-    return [photo_list[i] for i in fit], [photo_list[i] for i in cal]
+def load_base(folder: Path) -> tuple[dict, dict]:
+    """Float weights and the facts a result needs, from a shipment folder or a training run."""
+    state = {k: v.float() for k, v in torch.load(folder / "model.pt", weights_only=True).items()}
+    if (folder / "result.json").exists():
+        return state, json.loads((folder / "result.json").read_text())
+    card = json.loads((folder / "model_card.json").read_text())
+    base = card.get("base_run", {})
+    return state, {
+        **{k: card[k] for k in ("architecture", "width", "parameters", "normalization", "data_sha256")},
+        **{k: card["training"][k] for k in ("epochs_run", "best_epoch", "train_seconds", "train_images",
+                                              "config", "machine", "history")},
+        "val_accuracy": base.get("val_accuracy", card["validation"]["accuracy"]),
+        "test_accuracy": base.get("test_accuracy", card.get("photo_graph_test_accuracy", card["test_accuracy"])),
+        "shipment": card["version"],
+        **({"warm_start": card["training"]["warm_start"]} if "warm_start" in card["training"] else {}),
+    }
 
 
 def adapt(cfg: AdaptConfig) -> dict:
@@ -100,19 +146,26 @@ def adapt(cfg: AdaptConfig) -> dict:
     generator = seed_everything(cfg.seed)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base = json.loads((Path(cfg.base_run) / "result.json").read_text())
+    state, base = load_base(Path(cfg.base))
     model = build_model(base["width"]).to(memory_format=torch.channels_last)
-    state = torch.load(Path(cfg.base_run) / "model.pt", weights_only=True)
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    model.load_state_dict(state)
     normalization = base["normalization"]
 
     train_split, val_split = data.train_validation_split(data.load_split("train"))
-    fit_photos, cal_photos = split_for_calibration(
-        photos.list_photos("train", folders=ADAPT_FOLDERS), cfg.calibration_fraction, cfg.seed)
+    fit_items, held_items = stratified_hold_out(
+        shared_photos() if cfg.shared_photos and photos.available() else [], cfg.held_out_fraction, cfg.seed)
+    extra_fit, extra_held = [], []
+    if cfg.extra:
+        extra_fit, extra_held = stratified_hold_out(read_labelled(cfg.extra), cfg.held_out_fraction, cfg.seed)
+    fit_items += extra_fit
+    if not fit_items:
+        raise SystemExit(f"no photos to adapt on: shared photos not found at {photos.photos_dir()} and no --extra")
     rng = np.random.default_rng(cfg.seed)
-    photo_x, owners = photo_views(fit_photos, cfg.views_per_photo, rng)
-    photo_allowed = allowed_mask(fit_photos)[owners]
-    print(f"{len(fit_photos)} photos ({len(photo_x)} views) to adapt on, {len(cal_photos)} held out", flush=True)
+    photo_x, owners = photo_views(fit_items, cfg.views_per_photo, rng)
+    photo_right = torch.from_numpy(class_mask(fit_items))
+    draw = torch.from_numpy(sampling_weights(fit_items, cfg.balance))
+    print(f"{len(fit_items)} photos ({len(photo_x)} views) to adapt on, {len(held_items) + len(extra_held)} held out",
+          flush=True)
 
     optimizer = sgd(model, cfg.lr, cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.steps,
@@ -120,8 +173,7 @@ def adapt(cfg: AdaptConfig) -> dict:
     criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
     fashion_images = torch.from_numpy(train_split.images)
     fashion_labels = torch.from_numpy(train_split.labels)
-    photo_images = torch.from_numpy(photo_x)
-    photo_targets = torch.from_numpy(photo_allowed)
+    views = torch.from_numpy(photo_x).view(len(fit_items), cfg.views_per_photo, 28, 28)
 
     def prepare(x):
         x = x.float().div_(255.0).unsqueeze(1)
@@ -140,12 +192,13 @@ def adapt(cfg: AdaptConfig) -> dict:
     running = []
     for step in bar:
         fi = torch.randint(0, len(fashion_images), (cfg.fashion_batch,), generator=generator)
-        pi = torch.randint(0, len(photo_images), (cfg.photo_batch,), generator=generator)
-        x = prepare(torch.cat([fashion_images[fi], photo_images[pi]]))
+        pi = torch.multinomial(draw, cfg.photo_batch, replacement=True, generator=generator)
+        vi = torch.randint(0, cfg.views_per_photo, (cfg.photo_batch,), generator=generator)
+        x = prepare(torch.cat([fashion_images[fi], views[pi, vi]]))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             logits = model(x)
-        loss = criterion(logits[: cfg.fashion_batch].float(), fashion_labels[fi]) + set_loss(
-            logits[cfg.fashion_batch :], photo_targets[pi], cfg.outlier_weight)
+        loss = criterion(logits[: cfg.fashion_batch].float(), fashion_labels[fi]) + photo_loss(
+            logits[cfg.fashion_batch :], photo_right[pi], cfg.outlier_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -160,41 +213,16 @@ def adapt(cfg: AdaptConfig) -> dict:
     save_checkpoint(out / "best.pt", model=model.state_dict(), val_acc=val_acc)
     torch.save({k: v.half() for k, v in model.state_dict().items()}, out / "model.pt")
 
-    test_split = data.load_split("test")
-    result = dict(base)
+    result = {k: v for k, v in base.items() if k not in ("adaptation", "base_run")}
     result.update({
         "val_accuracy": round(val_acc, 5),
-        "test_accuracy": round(accuracy(model, test_split, normalization), 5),
+        "test_accuracy": round(accuracy(model, data.load_split("test"), normalization), 5),
         "base_run": {k: base[k] for k in ("val_accuracy", "test_accuracy", "epochs_run", "train_seconds")},
-        "adaptation": {**asdict(cfg), "seconds": round(elapsed, 1), "photos": len(fit_photos),
-                       "views": len(photo_x), "calibration_photos": [str(p.path.relative_to(photos.photos_dir()))
-                                                                     for p in cal_photos]},
+        "adaptation": {**asdict(cfg), "seconds": round(elapsed, 1), "machine": machine_line("cpu"),
+                       "photos": len(fit_items), "extra_photos": len(extra_fit), "views": len(photo_x),
+                       "held_out": [i.name for i in held_items],
+                       "extra_held_out": [i.name for i in extra_held]},
     })
     (out / "result.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("val_accuracy", "test_accuracy")}), flush=True)
-    return result
-
-
-def mix_weights(base: dict, adapted: dict, alpha: float) -> dict:
-    """(1-alpha)·base + alpha·adapted for floating-point tensors (float32); others from adapted."""
-    return {k: ((1 - alpha) * base[k].float() + alpha * adapted[k].float())
-            if base[k].is_floating_point() else adapted[k] for k in base}
-
-
-def blend(base_run: str | Path, adapted_run: str | Path, alpha: float, out_dir: str | Path) -> dict:
-    """Weight-space ensembling (WiSE-FT, Wortsman et al. 2022): (1-alpha)·base + alpha·adapted.
-
-    Fine-tuning on photos trades Fashion-MNIST accuracy for photo accuracy; interpolating the
-    weights walks along that trade, and alpha is chosen on validation data (Fashion-MNIST
-    validation and the held-out calibration photos), never on the test sets.
-    """
-    base_run, adapted_run, out = Path(base_run), Path(adapted_run), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    base = torch.load(base_run / "model.pt", weights_only=True)
-    adapted = torch.load(adapted_run / "model.pt", weights_only=True)
-    mixed = {k: v.half() if v.is_floating_point() else v for k, v in mix_weights(base, adapted, alpha).items()}
-    torch.save(mixed, out / "model.pt")
-    result = json.loads((adapted_run / "result.json").read_text())
-    result["adaptation"]["blend"] = {"alpha": alpha, "base_run": str(base_run), "adapted_run": str(adapted_run)}
-    (out / "result.json").write_text(json.dumps(result, indent=2))
     return result

@@ -8,20 +8,24 @@ import numpy as np
 from ml.classifier import softmax, top_two_margin
 
 
-def _nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+def _nll(logits: np.ndarray, right: np.ndarray, temperature: float) -> float:
+    """Mean -log P(a right class): right is a boolean [N, classes] mask (most rows one class)."""
     z = logits / temperature
     z = z - z.max(axis=1, keepdims=True)
     log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(labels)), labels].mean())
+    top = np.where(right, log_probs, -np.inf).max(axis=1, keepdims=True)
+    return float(-(top[:, 0] + np.log(np.where(right, np.exp(log_probs - top), 0).sum(axis=1))).mean())
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature minimising validation NLL (golden-section search on log T)."""
+    """The temperature minimising held-out NLL (golden-section search on log T). labels: class indices
+    [N], or a boolean mask [N, classes] of the right classes (a photo between two classes has two)."""
+    right = labels if labels.ndim == 2 else np.eye(logits.shape[1], dtype=bool)[labels]
     lo, hi = np.log(0.05), np.log(20.0)
     ratio = (np.sqrt(5) - 1) / 2
     for _ in range(60):
         a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-        if _nll(logits, labels, np.exp(a)) < _nll(logits, labels, np.exp(b)):
+        if _nll(logits, right, np.exp(a)) < _nll(logits, right, np.exp(b)):
             hi = b
         else:
             lo = a

@@ -26,6 +26,17 @@ from ml.preprocess import is_fashion_mnist_form, to_fashion_mnist
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DATASET_GRAPH_DIR = "dataset"  # the subfolder of a shipment with the graph for dataset-form images
 TOP_K = 3
+# At or above this calibrated probability an answer is said plainly ("That's a Sneaker"); below it,
+# and above the card's unsure cut, it is hedged ("Probably a Sneaker"). Probabilities are calibrated
+# on held-out photos, so "sure" means at least 9 answers in 10 of this confidence are right.
+SURE_CONFIDENCE = 0.9
+
+
+def certainty(confidence: float, unsure: bool) -> str:
+    """How an answer is said: "unsure" (probably not one of the ten), "probably", or "sure"."""
+    if unsure:
+        return "unsure"
+    return "sure" if confidence >= SURE_CONFIDENCE else "probably"
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,10 @@ class Prediction:
     unsure: bool  # "this doesn't look like one of the ten garments I know"
     familiarity: float = 0.0  # the score `unsure` cuts: higher looks more like the garments trained on
     model_version: str = ""  # the graph that answered
+
+    @property
+    def certainty(self) -> str:
+        return certainty(self.confidence, self.unsure)
 
 
 @dataclass

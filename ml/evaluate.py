@@ -54,30 +54,36 @@ def evaluate_test_set(classifier, dataset_dir: str | None = None, batch: int = 2
     return score(probs.argmax(1), test.labels)
 
 
-def confusion_png(evaluation: Evaluation, path: str | Path, cell: int = 44) -> Path:
-    """Draw the confusion matrix as a heat map with counts (Pillow only: no plotting stack)."""
+def confusion_png(evaluation: Evaluation, path: str | Path) -> Path:
+    """The test set's confusion matrix as a heat map with counts."""
+    return matrix_png(evaluation.confusion, LABELS, f"rows: true class, columns: predicted; accuracy {evaluation.accuracy:.4f}",
+                      path)
+
+
+def matrix_png(counts: np.ndarray, row_labels, caption: str, path: str | Path, cell: int = 44) -> Path:
+    """A confusion matrix (rows: the right class, columns: the answer, one per LABELS) as a heat map
+    with counts, each row shaded by its share (Pillow only: no plotting stack)."""
+    counts = np.asarray(counts)
     margin_left, margin_top = 110, 110
-    size = (margin_left + cell * 10 + 10, margin_top + cell * 10 + 30)
+    size = (margin_left + cell * len(LABELS) + 10, margin_top + cell * len(row_labels) + 30)
     img = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(img)
     font = ImageFont.load_default()
-    rows = evaluation.confusion / np.maximum(evaluation.confusion.sum(axis=1, keepdims=True), 1)
-    for i in range(10):
-        draw.text((4, margin_top + i * cell + cell // 3), LABELS[i], fill="black", font=font)
+    rows = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    for j, label in enumerate(LABELS):
         label_img = Image.new("RGB", (margin_top - 8, 14), "white")
-        ImageDraw.Draw(label_img).text((0, 0), LABELS[i], fill="black", font=font)
-        img.paste(label_img.rotate(90, expand=True), (margin_left + i * cell + cell // 3, 4))
-        for j in range(10):
+        ImageDraw.Draw(label_img).text((0, 0), label, fill="black", font=font)
+        img.paste(label_img.rotate(90, expand=True), (margin_left + j * cell + cell // 3, 4))
+    for i, label in enumerate(row_labels):
+        draw.text((4, margin_top + i * cell + cell // 3), label, fill="black", font=font)
+        for j in range(len(LABELS)):
             shade = int(255 * (1 - rows[i, j]))
             box = [margin_left + j * cell, margin_top + i * cell,
                    margin_left + (j + 1) * cell - 1, margin_top + (i + 1) * cell - 1]
             draw.rectangle(box, fill=(shade, shade, 255))
             text_colour = "white" if rows[i, j] > 0.5 else "black"
-            draw.text((box[0] + 4, box[1] + cell // 3), str(evaluation.confusion[i, j]),
-                      fill=text_colour, font=font)
-    draw.text((margin_left, size[1] - 22),
-              f"rows: true class, columns: predicted; accuracy {evaluation.accuracy:.4f}",
-              fill="black", font=font)
+            draw.text((box[0] + 4, box[1] + cell // 3), str(counts[i, j]), fill=text_colour, font=font)
+    draw.text((margin_left, size[1] - 22), caption, fill="black", font=font)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)

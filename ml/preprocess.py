@@ -20,23 +20,14 @@ from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
 
 from ml.errors import UnreadableImage
 from ml.fast_jpeg import decode_drafted
-from ml.segment import garment_mask
 
 SIZE = 28
 # JPEGs are decoded at the smallest DCT scale still WORK_SIZE on the long side (1/8 for a 400×534 photo:
-# 50×67), and anything from twice that is shrunk to it first: 2-4× the output's detail. The photo graph
-# is adapted on photos converted this way. Against the 112 px of earlier shipments (1/4 scale, then a
-# shrink to 112), a photo costs 135 µs less (about 360 → 220 µs), and the adaptation on these photos
-# got as many of the held-out train photos right (see the README's figures).
+# 50×67), and anything from twice that is shrunk to it first: 2-4× the output's detail, at the cost of
+# a thumbnail whatever the photo's size. The photo graph is adapted on photos converted this way (a
+# 112 px working image got no more photos right: docs/performance.md).
 WORK_SIZE = 56
 SHRINK_FROM = 2 * WORK_SIZE
-# Cutting the garment out first (ml.segment) helped the models adapted to segmented photos; an earlier
-# photo graph (2026-11-26, adapted on segmented photos), on the 459 train photos held out of
-# adaptation, got 89.4% right with the dataset's own conversion against 86.5% segmented (lowest folder
-# 68% against 62%, hats unsure 70% against 83%), and 0.75 ms sooner a photo. Off by default;
-# segment=True still does it.
-SEGMENT = False
-SEGMENT_REDUCE = 1  # 2 finds the mask on a half-size copy: 1.3 ms faster, 6 points worse on photos (measured)
 TRIM_TOLERANCE = 0.05  # of the largest RGB distance, as in the paper
 MAX_PIXELS = 40_000_000  # decompression-bomb cap, checked from the header before decoding
 DARK_BACKGROUND = 64  # a 28×28 gray image whose border mean is below this is already converted
@@ -177,12 +168,8 @@ def trim_to_content(rgb: np.ndarray, tolerance: float = TRIM_TOLERANCE) -> np.nd
     return rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def to_fashion_mnist(img: Image.Image, segment: bool = SEGMENT) -> np.ndarray:
-    """One image → uint8 [28, 28], light garment on black like the dataset.
-
-    With segment, the garment is first cut out of its background (ml.segment); when no
-    plausible garment is found, the dataset's corner-colour trim is used alone.
-    """
+def to_fashion_mnist(img: Image.Image) -> np.ndarray:
+    """One image → uint8 [28, 28], light garment on black like the dataset."""
     if is_fashion_mnist_form(img):
         return np.asarray(img.convert("L"), dtype=np.uint8).copy()
     rgb = flatten_to_rgb(img)
@@ -191,51 +178,19 @@ def to_fashion_mnist(img: Image.Image, segment: bool = SEGMENT) -> np.ndarray:
             rgb = rgb.copy()
         rgb.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
     full = np.asarray(rgb)
-    mask = _mask_at_half_size(rgb, full.shape[:2]) if segment else None
-    if mask is not None:
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        crop = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-        whole = _luma(full)
-        # negate when the garment is darker than what surrounds it, so it ends up the lighter one
-        light_background = float(whole[mask].mean()) < float(whole[~mask].mean())
-        luma = whole[crop]
-        luma[~mask[crop]] = 255.0 if light_background else 0.0
-        gray = Image.fromarray(luma.clip(0, 255).astype(np.uint8), "L")
-    else:
-        light_background = _corner_luma(full) >= 128
-        gray = Image.fromarray(trim_to_content(full), "RGB").convert("L")
+    light_background = _corner_luma(full) >= 128
+    gray = Image.fromarray(trim_to_content(full), "RGB").convert("L")
     w, h = gray.size
     scale = SIZE / max(w, h)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     small = gray.resize(size, Image.Resampling.BOX)
     small = small.filter(ImageFilter.UnsharpMask(radius=1, percent=100, threshold=0))
-    # extended to 28×28 in numpy, as Image.new and paste did: two Pillow calls fewer, each of which lets
-    # the GIL go (under chat load the worker threads take it, and the event loop waits to get it back)
+    # extended to 28×28 in numpy (two Pillow calls fewer than Image.new and paste)
     out = np.full((SIZE, SIZE), 255 if light_background else 0, dtype=np.uint8)
     left, top = (SIZE - size[0]) // 2, (SIZE - size[1]) // 2
     out[top : top + size[1], left : left + size[0]] = np.asarray(small)
     # negate product shots on light backgrounds; a dark background is already the dataset's way
     return 255 - out if light_background else out
-
-
-def _mask_at_half_size(img: Image.Image, shape: tuple[int, int]) -> np.ndarray | None:
-    """The garment mask found on a half-size copy (4× fewer pixels), scaled back up."""
-    if SEGMENT_REDUCE == 1 or min(img.size) < 24:
-        return garment_mask(np.asarray(img))
-    small = garment_mask(np.asarray(img.reduce(SEGMENT_REDUCE)))
-    if small is None:
-        return None
-    big = np.repeat(np.repeat(small, SEGMENT_REDUCE, axis=0), SEGMENT_REDUCE, axis=1)
-    out = np.zeros(shape, dtype=bool)
-    h, w = min(shape[0], big.shape[0]), min(shape[1], big.shape[1])
-    out[:h, :w] = big[:h, :w]
-    return out if out.any() else None
-
-
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    return rgb.astype(np.float32) @ _LUMA
 
 
 def _corners(rgb: np.ndarray) -> np.ndarray:

@@ -22,17 +22,19 @@ def _explain_last(last) -> str:
     if last is None:
         return "I haven't classified anything in this chat yet. Send a photo and ask me again."
     runners = ", ".join(f"{label} {score * 100:.0f}%" for label, score in last.top_k[1:])
-    if last.unsure:
+    shown = f"{last.confidence * 100:.0f}%"
+    if last.certainty == "unsure":
         return (
-            f"My best guess for “{last.filename}” was {last.label} at {last.confidence * 100:.0f}%, which is "
-            "too low for me to trust: it may not be one of the ten garments I know, or the photo may be "
-            f"hard to read (busy background, several items, odd angle). Runners-up: {runners}. "
+            f"My closest match for “{last.filename}” was {last.label}, at only {shown}: too low for me to say "
+            "it is one of the ten garments I know. It may be something else (a hat, a bag of another kind), or "
+            f"the photo may be hard to read (busy background, several items, odd angle). Runners-up: {runners}. "
             "Try a photo of the garment alone on a plain background."
         )
+    hedge = "" if last.certainty == "sure" else "probably "
     return (
-        f"I said “{last.label}” for “{last.filename}” with {last.confidence * 100:.0f}% confidence: "
-        f"out of 100 photos I answer this sure about, roughly {last.confidence * 100:.0f} are right. "
-        f"Runners-up: {runners}. If I'm wrong, use “wrong? pick the right class” under the answer."
+        f"I said “{hedge}{last.label}” for “{last.filename}” at {shown}: on photos I had not trained on, "
+        f"about {shown} of the answers I give at this confidence were right. Runners-up: {runners}. "
+        "If I'm wrong, use “wrong? pick the right class” under the answer."
     )
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property, partial
 
 from backend.models import Prediction
-from ml import LABELS
+from ml import LABELS, certainty
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,11 @@ class PredictionView:
             upload_id=column("upload_id"), conversation_id=column("conversation_id"),
             created_at=column("created_at"), k=k,
         )
+
+    @property
+    def certainty(self) -> str:
+        """"sure", "probably" or "unsure": how the reply words this answer."""
+        return certainty(self.confidence, self.unsure)
 
     # parsed only when shown: a history page of fifty rows shows neither
     @cached_property

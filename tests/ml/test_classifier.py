@@ -56,19 +56,20 @@ def test_predict_images_returns_predictions(classifier, fashion_test):
     assert [q.index for q in out] == list(direct)
 
 
-def test_unsure_cuts_the_cards_familiarity_score(classifier, fashion_test):
-    """The shipped card flags on energy, T·logsumexp(logits/T); an older card's max-probability
-    rule still reads the same way."""
+def test_unsure_cuts_the_shown_confidence(classifier, fashion_test):
+    """Both graphs flag on the top calibrated probability, the number the reply shows; the energy
+    score, T·logsumexp(logits/T), is still read the same way for an older card."""
     from ml.classifier import familiarity
 
     x = fashion_test.images[:200]
-    logits, t = classifier.logits(x), classifier.card.temperature
-    assert classifier.card.unsure_score == "energy"
-    expected = t * np.log(np.exp(logits / t).sum(axis=1))
-    assert np.allclose(familiarity(logits, t, classifier.card.unsure_score), expected, atol=1e-4)
-    out = classifier.predict_explained(x)
-    assert [p.unsure for p in out] == list(expected < classifier.card.unsure_threshold)
-    assert np.allclose(familiarity(logits, t, "max_probability"), classifier.probabilities(x).max(axis=1))
+    graph = classifier.for_dataset_form
+    logits, t = graph.logits(x), graph.card.temperature
+    assert graph.card.unsure_score == "max_probability"
+    out = classifier.predict_arrays(x)
+    explained = graph.predict_explained(x)
+    assert [p.unsure for p in explained] == list(out.max(axis=1) < graph.card.unsure_threshold)
+    assert np.allclose(familiarity(logits, t, "max_probability"), out.max(axis=1), atol=1e-6)
+    assert np.allclose(familiarity(logits, t, "energy"), t * np.log(np.exp(logits / t).sum(axis=1)), atol=1e-4)
 
 
 def test_mirrored_view_only_where_the_first_view_is_undecided(classifier, fashion_test):

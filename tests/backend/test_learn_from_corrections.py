@@ -1,0 +1,48 @@
+"""Corrections made in the app become training data: History's corrections zip → `closetchat adapt
+--corrections` on a tiny budget → a loadable shipment with a new version, shipped only when no class
+got worse on the photos held out of it."""
+
+import io
+import json
+import shutil
+import zipfile
+
+import pytest
+
+from ml import LABELS, Classifier, photos
+from ml.classifier import WEIGHTS_DIR
+from ml.retrain import corrections_config, retrain
+from tests.conftest import csrf_of
+
+
+@pytest.mark.slow
+def test_corrections_zip_round_trip(client, photos_available, tmp_path):
+    chosen = [p for folder in ("shoes", "shirt", "t-shirt") for p in photos.list_photos("validation", folders=(folder,))[:5]]
+    token = csrf_of(client)
+    for photo in chosen:
+        reply = client.post("/c", data={"csrf_token": token}, headers={"HX-Request": "true"},
+                            files={"files": (photo.path.name, photo.path.read_bytes(), "image/jpeg")})
+        pid = reply.text.split('id="reply-')[1].split('"')[0]
+        corrected = client.post(f"/predictions/{pid}/feedback", data={"csrf_token": token, "label": LABELS[photo.own_class]})
+        assert corrected.status_code == 200
+    archive = client.get("/history/corrections.zip").content
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert len([n for n in z.namelist() if n != "labels.csv"]) == len(chosen)
+    corrections = tmp_path / "corrections.zip"
+    corrections.write_bytes(archive)
+
+    shipment = tmp_path / "weights"
+    shutil.copytree(WEIGHTS_DIR, shipment)
+    before = Classifier.load(shipment).version
+    cfg = corrections_config(corrections, shipment, str(tmp_path / "run"), steps=3, views_per_photo=2,
+                             shared_photos=False, fashion_batch=32, photo_batch=8)
+    comparison = retrain(cfg, shipment)
+
+    staged = Classifier.load(comparison["staged"])
+    assert staged.version == comparison["after"]["version"] != before
+    assert comparison["before"]["version"] == before
+    assert comparison["held_out_photos"] == sum(r["photos"] for r in comparison["before"]["per_class"].values()) >= 3
+    assert comparison["shipped"] == (not comparison["worse_classes"])
+    assert Classifier.load(shipment).version == (staged.version if comparison["shipped"] else before)
+    saved = json.loads((tmp_path / "run" / "comparison.json").read_text())
+    assert saved == comparison
