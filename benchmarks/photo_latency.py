@@ -1,8 +1,11 @@
 """One 400×534 JPEG photo through ml.Classifier.predict at batch 1, against the seed pipeline
 (MobileNetV2 with 10 outputs, Grayscale→3 channels, Resize(224), ToTensor, ImageNet Normalize),
-both timed in this process on the same bytes. Prints medians and the ratio.
+both timed in this process on the same bytes. Prints the CPU, medians and the ratios.
 
-    .venv/bin/python benchmarks/photo_latency.py [--photo PATH] [--repeat 200]
+    .venv/bin/python benchmarks/photo_latency.py [--photo PATH] [--repeat 200] [--weights DIR]
+
+On a CPU with AVX-512 VNNI, `ONEDNN_MAX_CPU_ISA=AVX2` caps torch (the seed pipeline and the torch
+row) at AVX2: a proxy for the many CPUs without VNNI, where int8 runs no faster than float.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from torchvision import transforms
 # this checkout's ml package, not the one the .venv was installed from (a worktree sharing a .venv
 # timed the main tree's conversion and graph otherwise)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.cpu import describe  # noqa: E402
 from ml import Classifier, open_image, photos  # noqa: E402
 
 
@@ -57,6 +61,7 @@ def main() -> None:
     parser.add_argument("--photo", type=Path)
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--weights", default=None, help="a shipment folder (default: the shipped one)")
     args = parser.parse_args()
     data = args.photo.read_bytes() if args.photo else default_photo()
     torch.set_num_threads(args.threads)
@@ -73,11 +78,12 @@ def main() -> None:
 
     results = {}
     for runtime in ("onnx", "torch"):
-        clf = Classifier.load(runtime=runtime, threads=args.threads)
+        clf = Classifier.load(args.weights, runtime=runtime, threads=args.threads)
         results[runtime] = median_ms(lambda clf=clf: clf.predict([open_image(data)]), args.repeat)
     seed = median_ms(seed_pipeline, max(30, args.repeat // 5))
     with Image.open(io.BytesIO(data)) as img:
         size = img.size
+    print(f"CPU: {describe()}; model {clf.version}")
     print(f"photo {size[0]}×{size[1]} JPEG, {len(data) / 1024:.0f} KiB, {args.threads} threads, medians")
     print(f"seed pipeline (MobileNetV2 224 px)      {seed:8.2f} ms")
     for runtime, ms in results.items():
