@@ -28,6 +28,7 @@ def test_sure_answer_is_said_plainly_with_its_article():
     assert "That's an <strong>Ankle boot</strong> (96%)" in html
     assert 'class="topk sure"' in html
     assert "not one of the ten" not in html
+    assert "Answered by model v1" in html  # which model answered, so a retrained one can be told apart
 
 
 def test_probable_answer_is_hedged_and_its_bars_are_not_green():
