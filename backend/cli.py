@@ -1,5 +1,5 @@
-"""`closetchat` command line: serve the app and classify files here; the model's commands (train,
-adapt, export...) come from ml.cli."""
+"""`closetchat` command line: serve the app, sweep its files and classify files here; the model's
+commands (train, adapt, export...) come from ml.cli."""
 
 from __future__ import annotations
 
@@ -40,6 +40,26 @@ def serve(
     from backend import serving
 
     serving.run(host, port, workers, **options)
+
+
+@app.command()
+def sweep(
+    grace_seconds: Annotated[float | None, typer.Option(
+        help="Spare files younger than this (default: CLOSETCHAT_SWEEP_GRACE_SECONDS, an hour).")] = None,
+) -> None:
+    """Remove image files no row points at and part files of interrupted uploads (what a crash
+    can leave behind), when older than the grace period; safe while the server runs."""
+    from backend.config import get_settings
+    from backend.db import make_engine
+    from backend.services.storage import sweep as sweep_files
+
+    settings = get_settings()
+    engine = make_engine(settings)
+    try:
+        removed = sweep_files(engine, settings, settings.sweep_grace_seconds if grace_seconds is None else grace_seconds)
+    finally:
+        engine.dispose()
+    typer.echo(f"removed {removed['orphans']} orphan files and {removed['incoming']} part files")
 
 
 @app.command()

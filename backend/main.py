@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from functools import partial
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,19 +13,14 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend import group_commit
 from backend.config import Settings, get_settings
 from backend.db import make_engine, sqlite_file
 from backend.errors import ClosetChatError
 from backend.identity import BrowserIdentity
-from backend.loop_commits import LoopCommits
-from backend.loop_writes import LoopWriter
 from backend.metrics import Metrics, MetricsMiddleware
-from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware, SessionCloseMiddleware
+from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
 from backend.migrations import upgrade_to_head
-from backend.services import file_lock
 from backend.services.inference import InferenceEngine
-from backend.services.maintenance import sweep
 from backend.services.revisions import RevisionCache
 from backend.templating import STATIC_DIR, is_htmx
 from backend.wal_checkpoints import WalCheckpointer
@@ -48,30 +42,17 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         settings.ensure_dirs()
         if settings.migrate_on_start:
             upgrade_to_head(app.state.db, settings)
-        removed = sweep(app.state.db, settings, settings.incoming_grace_seconds)
-        if any(removed.values()):
-            log.warning("start-up sweep removed %s", removed)
         model = classifier or Classifier.load(settings.model_dir, threads=settings.inference_threads)
         app.state.inference = InferenceEngine(model, settings.max_batch, settings.max_wait_ms,
                                               metrics=app.state.metrics)
         for version in set(model.versions.values()):  # the photo graph and the dataset-form one
             app.state.metrics.model_info.labels(version, model.runtime_name).set(1)
         database = sqlite_file(app.state.db)
-        # the engine's commits leave checkpoints to this thread
+        # SQLite: the engine's commits leave WAL checkpoints to this thread
         app.state.checkpointer = WalCheckpointer(database) if database else None
         if app.state.checkpointer:
             app.state.checkpointer.start()
-        # SQLite: the writes of requests that arrive together share a commit
-        app.state.committer = group_commit.start(app.state.db, on_batch=app.state.metrics.commit_batch_size.observe)
-        # and the commits that need no waiting are made right on the event loop, a turn's together
-        loop_writer = LoopWriter.for_engine(app.state.db, background_checkpoints=True)
-        if loop_writer:
-            app.state.loop_commits = LoopCommits(loop_writer, partial(file_lock.placing_if_free, settings),
-                                                 on_batch=app.state.metrics.commit_batch_size.observe)
         yield
-        group_commit.stop(app.state.db)
-        if loop_writer:
-            loop_writer.close()
         app.state.inference.close()
         if app.state.checkpointer:
             app.state.checkpointer.stop()
@@ -90,15 +71,12 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.state.identity = BrowserIdentity(settings.resolved_secret())
 
     app.state.metrics = Metrics()
-    app.state.loop_commits = None  # SQLite's, made at start-up
     app.state.chart_cache = RevisionCache()
 
     from backend.api import health, model, predictions, seed
     from backend.web import chat as web_chat
     from backend.web import history as web_history
 
-    # routes are matched in order, one regex each: the scripts' endpoint first (it was 25 routes
-    # down, about 4% of its CPU time under load); no two routers share a path
     app.include_router(seed.router)
     app.include_router(web_chat.router)
     app.include_router(web_history.router)
@@ -143,7 +121,6 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_middleware(SessionCloseMiddleware)
     return app
 
 

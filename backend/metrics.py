@@ -26,11 +26,6 @@ class Metrics:
                                        buckets=LATENCY_BUCKETS, registry=self.registry)
         self.batch_size = Histogram("closetchat_model_batch_size", "Images per forward pass",
                                     buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
-        self.commit_batch_size = Histogram("closetchat_commit_batch_size", "Writes per SQLite commit (group commit)",
-                                           buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
-        self.writes = Counter("closetchat_request_writes_total", "Requests' commits by where they ran: on the event "
-                              "loop when nothing waited (backend.loop_writes), else in a worker thread", ["path"],
-                              registry=self.registry)
         self.model_info = Gauge("closetchat_model_info", "The model being served", ["version", "runtime"],
                                 registry=self.registry)
 

@@ -1,12 +1,9 @@
-"""Pure ASGI middleware (cheap per request): the anonymous browser cookie, security headers, and
-closing the database sessions a request opened."""
+"""Pure ASGI middleware: the anonymous browser cookie and the security headers."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from http.cookies import SimpleCookie
 
-from backend.deps import REQUEST_SESSIONS, close_session
 from backend.identity import COOKIE_MAX_AGE, COOKIE_NAME, BrowserIdentity
 
 CSP = (
@@ -45,28 +42,16 @@ class BrowserId:
         return self._value
 
 
-CACHED_HEADER_CHARS = 1024  # a browser's usual Cookie header; longer ones are parsed every time
-
-
 def _cookie_value(header: str | None) -> str | None:
-    """Our cookie's value in a Cookie header. A browser sends the same header with every request, and
-    parsing it (http.cookies, regular expressions in Python) cost more than checking its signature, so
-    short headers' answers are kept: a client sending ever new long headers cannot fill memory."""
+    """Our cookie's value in a Cookie header, if it has one."""
     if not header:
         return None
-    return _parsed_cookie_value(header) if len(header) <= CACHED_HEADER_CHARS else _parse_cookie_value(header)
-
-
-def _parse_cookie_value(header: str) -> str | None:
     jar = SimpleCookie()
     try:
         jar.load(header)
     except Exception:
         return None
     return jar[COOKIE_NAME].value if COOKIE_NAME in jar else None
-
-
-_parsed_cookie_value = lru_cache(maxsize=4096)(_parse_cookie_value)
 
 
 class BrowserIdentityMiddleware:
@@ -113,21 +98,3 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class SessionCloseMiddleware:
-    """Closes the sessions a request's routes opened (backend.deps.get_session) once the response has
-    been sent, streamed bodies included, or when the request failed."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        sessions = scope.setdefault("state", {})[REQUEST_SESSIONS] = []
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            for session in sessions:
-                await close_session(session)

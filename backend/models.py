@@ -15,12 +15,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def row_values(row: SQLModel) -> dict:
-    """A row's column values for a Core INSERT (an autoincrement id left to the database)."""
-    return {c.name: getattr(row, c.name) for c in row.__table__.columns
-            if not (c.primary_key and getattr(row, c.name) is None)}
-
-
 def new_id() -> str:
     return uuid.uuid4().hex
 

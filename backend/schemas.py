@@ -39,15 +39,12 @@ class PredictionPublic(BaseModel):
 
     @classmethod
     def of(cls, row: Prediction, k: int = 3) -> PredictionPublic:
-        return cls.of_view(PredictionView.of(row, k))
-
-    @classmethod
-    def of_view(cls, view: PredictionView) -> PredictionPublic:
-        return cls(id=view.id, filename=view.filename, label=view.label, index=view.index,
-                   confidence=view.confidence, probs=list(view.probs),
-                   top_k=[TopK(label=label, score=score) for label, score in view.top_k], unsure=view.unsure,
-                   corrected_label=view.corrected_label, model_version=view.model_version,
-                   conversation_id=view.conversation_id, created_at=view.created_at)
+        view = PredictionView.of(row, k)  # its probabilities and top k, as the pages show them
+        return cls(id=row.id, filename=row.filename, label=row.label, index=row.label_index,
+                   confidence=row.confidence, probs=list(view.probs),
+                   top_k=[TopK(label=label, score=score) for label, score in view.top_k], unsure=row.unsure,
+                   corrected_label=row.corrected_label, model_version=row.model_version,
+                   conversation_id=row.conversation_id, created_at=row.created_at)
 
 
 class FileError(BaseModel):

@@ -158,7 +158,7 @@ def seed_history(engine, owner: str, n: int) -> None:
                                    label=labels[i % 10], label_index=i % 10, confidence=0.3 + (i % 70) / 100,
                                    probs_json=json.dumps([0.1] * 10), unsure=i % 9 == 0, model_version="bench",
                                    created_at=now - timedelta(minutes=i)))
-        revisions.touch(session.connection(), owner)  # as the app's own writes do, so cached charts see the rows
+        revisions.touch(session, owner)  # as the app's own writes do, so cached charts see the rows
         session.commit()
 
 

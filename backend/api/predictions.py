@@ -5,23 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from backend.deps import ApiOwner, EngineDep, SessionDep, SettingsDep
+from backend.deps import ApiOwner, EngineDep, SessionDep, SettingsDep, UploadForm
 from backend.errors import BadForm
 from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
-from backend.services import chat, history, uploads
-from backend.services.multipart import read_form
-from backend.services.predictions import (
-    RowsToWrite,
-    build_rows,
-    place_and_commit,
-    prepare_files,
-    prepare_inline,
-    store,
-)
+from backend.services import history, predictions, storage
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
@@ -54,34 +44,13 @@ ERRORS = {
     openapi_extra=multipart_body("files", many=True, cap=16),
     responses=ERRORS,
 )
-async def create_predictions(request: Request, session: SessionDep, owner: ApiOwner,
-                             settings: SettingsDep, engine: EngineDep):
-    form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, settings.max_files)
-    try:
-        files = [f for f in form.files if f.field == "files"]
-        if not files:
-            raise BadForm("send one or more images in the multipart field “files”")
-
-        inline = prepare_inline(files, settings, engine)  # one small photo: here, on the event loop
-        loop_commits = request.app.state.loop_commits
-        if inline is not None and loop_commits is not None:  # SQLite: its commit too, if nothing waits
-            answers = build_rows(owner, inline)
-            rows = RowsToWrite.of(owner, answers)
-            if rows.predictions:
-                await store(session, loop_commits, inline, rows.writes(), settings, request.app.state.metrics)
-        else:
-            def work():
-                prepared = inline if inline is not None else prepare_files(files, settings, engine)  # before any write
-                answers = build_rows(owner, prepared)
-                rows = RowsToWrite.of(owner, answers)
-                if rows.predictions:
-                    place_and_commit(session, prepared, rows.writes(), settings)
-                return answers
-
-            answers = await run_in_threadpool(work)
-    finally:
-        form.cleanup()
-    results = [PredictionPublic.of_view(a.view) if a.prediction else
+def create_predictions(form: UploadForm, session: SessionDep, owner: ApiOwner, settings: SettingsDep,
+                       engine: EngineDep):
+    files = [f for f in form.files if f.field == "files"]
+    if not files:
+        raise BadForm("send one or more images in the multipart field “files”")
+    answers = predictions.create(session, owner, files, settings, engine)
+    results = [PredictionPublic.of(a.prediction) if a.prediction else
                FileError(filename=a.filename, status=a.error.status_code, detail=a.error.message)
                for a in answers]
     body = BatchResult(results=results).model_dump(mode="json")
@@ -113,7 +82,7 @@ def list_predictions(
 
 @router.get("/{prediction_id}", response_model=PredictionPublic, responses={404: ERRORS[404]})
 def get_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner):
-    return PredictionPublic.of(history.get(session, owner, prediction_id))
+    return PredictionPublic.of(predictions.get(session, owner, prediction_id))
 
 
 @router.get("/{prediction_id}/image", response_class=FileResponse, responses={
@@ -121,15 +90,14 @@ def get_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner):
           "description": "The image as sent (JPEG thumbnail for formats browsers can't show)"},
     404: ERRORS[404]})
 def get_image(prediction_id: str, session: SessionDep, owner: ApiOwner, settings: SettingsDep):
-    upload = history.upload_of(session, history.get(session, owner, prediction_id))
-    if upload.content_type in uploads.SAFE_TYPES.values():
-        return FileResponse(uploads.upload_path(settings, upload), media_type=upload.content_type)
-    return FileResponse(uploads.thumb_path(settings, upload), media_type="image/jpeg")
+    upload = history.upload_of(session, predictions.get(session, owner, prediction_id))
+    path, media_type = storage.served_file(settings, upload)
+    return FileResponse(path, media_type=media_type)
 
 
 @router.delete("/{prediction_id}", status_code=204, responses={404: ERRORS[404]})
 def delete_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner, settings: SettingsDep):
-    history.get(session, owner, prediction_id)
+    predictions.get(session, owner, prediction_id)
     history.delete(session, owner, [prediction_id], settings)
     return Response(status_code=204)
 
@@ -138,4 +106,4 @@ def delete_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner, 
              responses={404: ERRORS[404], 422: {"description": "Unknown class"}})
 def post_feedback(prediction_id: str, body: FeedbackIn, session: SessionDep, owner: ApiOwner):
     """Record the right class for a prediction; every correction is kept, the latest shows."""
-    return PredictionPublic.of(chat.give_feedback(session, owner, prediction_id, body.label))
+    return PredictionPublic.of(predictions.give_feedback(session, owner, prediction_id, body.label))

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from backend.config import Settings
 from backend.errors import BadForm, NotFound
 from backend.models import Feedback, Message, Prediction, Upload
-from backend.services import file_lock, revisions, uploads
+from backend.services import revisions, storage
 from ml import LABELS
 
 SORTS = {
@@ -94,13 +94,6 @@ def search(session: Session, owner: str, filters: Filters, total: int | None = N
     return Page(list(rows), int(total), filters.page, filters.per_page)
 
 
-def get(session: Session, owner: str, prediction_id: str) -> Prediction:
-    row = session.get(Prediction, prediction_id)
-    if row is None or row.owner != owner:
-        raise NotFound("no such prediction")
-    return row
-
-
 def upload_of(session: Session, prediction: Prediction) -> Upload:
     upload = session.get(Upload, prediction.upload_id)
     if upload is None:
@@ -109,8 +102,8 @@ def upload_of(session: Session, prediction: Prediction) -> Upload:
 
 
 def delete(session: Session, owner: str, ids: list[str], settings: Settings) -> int:
-    """Delete the owner's predictions with these ids, their chat bubbles and, where no other row
-    still uses them, their files. Ids that are not the owner's are ignored, never revealed."""
+    """Delete the owner's predictions with these ids, their chat bubbles, uploads and files. Ids
+    that are not the owner's are ignored, never revealed."""
     rows = session.exec(select(Prediction).where(Prediction.owner == owner, col(Prediction.id).in_(ids))).all()
     if not rows:
         return 0
@@ -121,17 +114,11 @@ def delete(session: Session, owner: str, ids: list[str], settings: Settings) -> 
     session.exec(sa_delete(Feedback).where(col(Feedback.prediction_id).in_(pred_ids)))
     session.exec(sa_delete(Prediction).where(col(Prediction.id).in_(pred_ids)))
     gone = session.exec(select(Upload).where(col(Upload.id).in_(upload_ids))).all()
-    shas = {u.sha256 for u in gone}
     for upload in gone:
         session.delete(upload)
-    revisions.touch(session.connection(), owner)
+    revisions.touch(session, owner)
     session.commit()
-    with file_lock.removing(settings):  # an upload of the same image may be about to commit
-        still_used = set(session.exec(select(Upload.sha256).where(col(Upload.sha256).in_(shas))))
-        for upload in gone:
-            if upload.sha256 not in still_used:
-                uploads.upload_path(settings, upload).unlink(missing_ok=True)
-                uploads.thumb_path(settings, upload).unlink(missing_ok=True)
+    storage.remove(settings, gone)  # each upload's own files: no other row uses them
     return len(rows)
 
 
@@ -214,7 +201,7 @@ def export_corrections_zip(session: Session, owner: str, settings: Settings) -> 
     writer.writerow(["file", "label", "predicted", "original_filename", "prediction_id"])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for prediction, upload in rows:
-            source = uploads.upload_path(settings, upload)
+            source = storage.upload_path(settings, upload)
             if not source.exists():
                 continue
             folder = prediction.corrected_label.replace("/", "-").replace(" ", "_")

@@ -31,7 +31,6 @@ class InferenceEngine:
         self._thread.start()
         self.batches = 0
         self.images = 0
-        self.inline_images = 0  # of images, those answered by predict_inline
         self.model_seconds = 0.0
 
     def predict_arrays(self, arrays: np.ndarray, dataset_form: np.ndarray | None = None) -> list[Prediction]:
@@ -48,15 +47,6 @@ class InferenceEngine:
         future: Future = Future()
         self._queue.put((arrays, flags, future))
         return future.result()
-
-    def predict_inline(self, arrays: np.ndarray, dataset_form: np.ndarray) -> list[Prediction]:
-        """The same answers in the caller's thread, with no batch: for a small image classified on the
-        event loop, where waiting for company would stall every other request of this worker."""
-        started = time.perf_counter()
-        answers = self.classifier.predict_routed(arrays, np.asarray(dataset_form, dtype=bool))
-        self.inline_images += len(answers)
-        self._observe(answers, time.perf_counter() - started)
-        return answers
 
     def close(self) -> None:
         self._queue.put(None)

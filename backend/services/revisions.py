@@ -14,12 +14,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
-from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Dialect
 from sqlmodel import Session, select
 
-from backend.compiled_statements import CompiledWrite, Writes
 from backend.models import OwnerRevision
 
 T = TypeVar("T")
@@ -30,24 +27,12 @@ def current(session: Session, owner: str) -> int:
     return value or 0
 
 
-def _upsert(dialect: Dialect):
-    table = OwnerRevision.__table__
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect.name]
-    statement = insert(table).values(owner=bindparam("touch_owner"), revision=1)
-    return statement.on_conflict_do_update(index_elements=[table.c.owner], set_={"revision": table.c.revision + 1})
-
-
-_TOUCH = CompiledWrite(_upsert, ["touch_owner"])  # compiled once per dialect, not per write
-
-
-def touch(connection: Connection, owner: str) -> None:
-    """Raise the owner's revision inside the caller's transaction (the caller commits)."""
-    touching(owner)(connection)
-
-
-def touching(owner: str) -> Writes:
-    """The write that raises the owner's revision, for a caller's Writes."""
-    return Writes(((_TOUCH, [{"touch_owner": owner}]),))
+def touch(session: Session, owner: str) -> None:
+    """Raise the owner's revision inside the session's transaction (the caller commits)."""
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
+    statement = insert(OwnerRevision).values(owner=owner, revision=1)
+    session.exec(statement.on_conflict_do_update(index_elements=[OwnerRevision.owner],
+                                                 set_={"revision": OwnerRevision.revision + 1}))
 
 
 class RevisionCache(Generic[T]):

@@ -1,22 +1,13 @@
-"""Read-only shapes handed to templates and JSON: what a stored prediction means to a reader."""
+"""The read shape of a stored prediction for templates and JSON, built from its row."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property
 
 from backend.models import Prediction
 from ml import LABELS, certainty
-
-
-@dataclass(frozen=True)
-class UploadView:
-    """What a thread shows of a photo: the links to it and its name."""
-
-    id: str
-    filename: str
 
 
 @dataclass(frozen=True)
@@ -37,22 +28,10 @@ class PredictionView:
 
     @classmethod
     def of(cls, row: Prediction, k: int = 3) -> PredictionView:
-        return cls._from(partial(getattr, row), k)
-
-    @classmethod
-    def of_values(cls, values: dict, k: int = 3) -> PredictionView:
-        """From a Prediction row's column values (a prediction just made, not read back)."""
-        return cls._from(values.__getitem__, k)
-
-    @classmethod
-    def _from(cls, column: Callable[[str], object], k: int) -> PredictionView:
-        return cls(
-            id=column("id"), filename=column("filename"), label=column("label"), index=column("label_index"),
-            confidence=column("confidence"), probs_json=column("probs_json"), unsure=column("unsure"),
-            corrected_label=column("corrected_label"), model_version=column("model_version"),
-            upload_id=column("upload_id"), conversation_id=column("conversation_id"),
-            created_at=column("created_at"), k=k,
-        )
+        return cls(id=row.id, filename=row.filename, label=row.label, index=row.label_index,
+                   confidence=row.confidence, probs_json=row.probs_json, unsure=row.unsure,
+                   corrected_label=row.corrected_label, model_version=row.model_version, upload_id=row.upload_id,
+                   conversation_id=row.conversation_id, created_at=row.created_at, k=k)
 
     @property
     def certainty(self) -> str:

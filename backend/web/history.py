@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from backend.deps import BrowserOwner, SessionDep, SettingsDep, check_csrf
 from backend.errors import BadForm
@@ -32,8 +33,7 @@ def _optional_date(value: str | None) -> date | None:
 
 
 class FilterQuery(BaseModel):
-    """The query string the page, its filters form and its exports share (raw, as typed). A query
-    model, parsed on the event loop: a class given to Depends() is called in the thread pool."""
+    """The query string the page, its filters form and its exports share (raw, as typed)."""
 
     label: str | None = None
     unsure: str | None = None
@@ -101,7 +101,7 @@ async def delete_selected(request: Request, session: SessionDep, owner: BrowserO
     ids = [str(v) for v in form.getlist("ids")][: history.MAX_PER_PAGE]
     if not ids:
         raise BadForm("select at least one prediction to delete")
-    history.delete(session, owner, ids, settings)
+    await run_in_threadpool(history.delete, session, owner, ids, settings)
     back = "/history" + (f"?{form.get('query')}" if form.get("query") else "")
     if is_htmx(request):
         return Response(status_code=200, headers={"HX-Location": back})

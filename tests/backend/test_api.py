@@ -100,6 +100,32 @@ def test_seed_compatible_endpoint(client, fashion_test):
     assert client.get("/api/v1/predictions").json()["total"] == 0  # stateless, as the seed was
 
 
+def test_seed_endpoint_answers_small_and_big_images_as_the_classifier(client, classifier):
+    from PIL import Image
+
+    from ml import open_image
+
+    small = jpeg_bytes(size=(400, 534), colour=(150, 40, 40))
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(jpeg_bytes(size=(700, 900), colour=(40, 120, 40)))).save(buffer, "PNG")
+    for data in (small, buffer.getvalue()):
+        r = client.post("/fashion-mnist", files={"file": ("p", data)})
+        assert r.status_code == 200
+        local = classifier.predict([open_image(data)])[0]
+        assert r.json()["label"] == local.label
+        assert max(abs(a - b) for a, b in zip(r.json()["probs"], local.probs, strict=True)) < 1e-6
+    assert client.post("/fashion-mnist", files={"file": ("p.jpg", small[: len(small) // 2])}).status_code == 422
+    assert client.post("/fashion-mnist", files={"file": ("p.jpg", b"\xff\xd8\xff" + b"junk")}).status_code == 422
+
+
+def test_the_same_photo_sent_twice_is_two_predictions(client):
+    photo = {"files": ("shirt.jpg", jpeg_bytes(), "image/jpeg")}
+    answers = [client.post("/api/v1/predictions", files=photo).json()["results"][0] for _ in range(2)]
+    assert answers[0]["id"] != answers[1]["id"] and answers[0]["label"] == answers[1]["label"]
+    listed = client.get("/api/v1/predictions").json()
+    assert listed["total"] == 2 and {item["id"] for item in listed["items"]} == {a["id"] for a in answers}
+
+
 def test_model_health_ready_metrics(client, fashion_test, classifier):
     info = client.get("/api/v1/model").json()
     assert info["classes"][0] == "T-shirt/top" and info["version"] == classifier.version

@@ -1,6 +1,5 @@
 """The chat over real HTTP (TestClient), the real model and a fresh SQLite per test."""
 
-import hashlib
 import io
 import re
 
@@ -203,33 +202,8 @@ def test_security_headers(client):
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
-def test_rows_a_send_writes_as_values_name_every_column(client, settings):
-    """A send writes column values, not table objects (backend.services.predictions.build_rows): a
-    column added to a table has to be added to these too, or it would be written as NULL."""
-    from dataclasses import asdict
-
-    from backend.services import chat, predictions
-    from backend.services.multipart import IncomingFile
-
-    data = jpeg_bytes()
-    incoming = IncomingFile(field="files", filename="p.jpg", path=settings.incoming_dir / "p.part", size=len(data),
-                            data=data, sha256=hashlib.sha256(data).hexdigest())
-    prepared = predictions.prepare_files([incoming], settings, client.app.state.inference)
-    answer = predictions.build_rows("owner", prepared, "conversation")[0]
-
-    def columns(model):
-        return {column.name for column in model.__table__.columns}
-
-    assert set(answer.upload) == columns(Upload)
-    assert set(answer.prediction) == columns(Prediction)
-    assert set(asdict(chat.ConversationRef(owner="owner"))) == columns(Conversation)
-    assert set(chat._message("conversation", "user", "text")) | {"id"} == columns(Message)
-    assert answer.view.id == answer.prediction["id"] and answer.view.label == answer.prediction["label"]
-
-
 def test_every_request_gives_its_database_connection_back(client, fashion_test):
-    """Sessions are closed by backend.middleware.SessionCloseMiddleware, not by a `yield` dependency:
-    after pages, a send, an export, a refused form and a 404, no connection is still checked out."""
+    """After pages, a send, an export, a refused form and a 404, no connection is still checked out."""
     pool = client.app.state.db.pool
     token = csrf_of(client)
     url = _new_conversation(client, token, {"files": ("a.png", fashion_png(fashion_test, 0), "image/png")})
@@ -241,3 +215,31 @@ def test_every_request_gives_its_database_connection_back(client, fashion_test):
     assert client.get("/c/" + "0" * 32).status_code == 404
     assert client.post("/c/" + "0" * 32 + "/messages", data={"csrf_token": token, "text": "hi"}, headers=HX).status_code == 404
     assert pool.checkedout() == 0
+
+
+def test_sends_of_one_or_more_photos_answer_as_the_classifier_and_store_each(client, classifier):
+    """A JPEG, a PNG or two photos at once: each reply is the classifier's answer, each is kept in
+    the thread; a damaged photo is refused and stores nothing."""
+    from ml import open_image
+
+    token = csrf_of(client)
+    small = jpeg_bytes(size=(400, 534), colour=(150, 40, 40))
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(jpeg_bytes(size=(300, 300)))).save(buffer, "PNG")
+    png = buffer.getvalue()
+    first = client.post("/c", data={"csrf_token": token}, files={"files": ("first.png", png)}, follow_redirects=False)
+    url = first.headers["location"] + "/messages"
+    local = classifier.predict([open_image(small)])[0]
+    replies = []
+    for files in ([("files", ("a.jpg", small))], [("files", ("b.png", png))],
+                  [("files", ("c.jpg", small)), ("files", ("d.jpg", small))]):
+        r = client.post(url, data={"csrf_token": token}, files=files, headers=HX)
+        assert r.status_code == 200 and r.text.count('class="reply"') == len(files)
+        replies.append(r.text)
+    assert local.label in replies[0] and f"{local.confidence * 100:.0f}%" in replies[0]
+    stored = client.get(first.headers["location"]).text
+    assert "a.jpg" in stored and "b.png" in stored and stored.count('class="reply"') == 5
+
+    broken = client.post(url, data={"csrf_token": token}, files={"files": ("x.jpg", small[: len(small) // 2])}, headers=HX)
+    assert broken.status_code == 422 and "damaged" in broken.text
+    assert client.get(first.headers["location"]).text.count('class="reply"') == 5  # nothing stored

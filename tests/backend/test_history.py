@@ -29,7 +29,7 @@ def _seed_rows(client, owner: str, n: int):
                              label_index=[0, 1, 8][i % 3], confidence=(i % 10) / 10 + 0.05,
                              probs_json=json.dumps([0.1] * 10), unsure=i % 4 == 0,
                              model_version="t", created_at=now - timedelta(days=i % 5)))
-        revisions.touch(s.connection(), owner)  # as every write path does: cached charts must see these rows
+        revisions.touch(s, owner)  # as every write path does: cached charts must see these rows
         s.commit()
 
 
@@ -143,3 +143,16 @@ def test_history_rows_escape_what_users_named(client, fashion_test):
     assert row.count("&lt;img src=x onerror=alert(1)&gt;") == 4  # aria-label, alt, name, correction label
     assert re.search(r'<select id="fix-[0-9a-f]+" name="label">\s*<option value="Ankle boot">—</option>', row)
     assert '<a href="/c/' in row  # sent in a chat: the row links to it
+
+
+def test_touching_an_owner_raises_only_that_owners_revision(client):
+    from sqlmodel import select
+
+    from backend.models import OwnerRevision
+
+    with Session(client.app.state.db) as s:
+        for owner in ("b:x", "b:x", "b:y"):
+            revisions.touch(s, owner)
+        s.commit()
+        stored = dict(s.exec(select(OwnerRevision.owner, OwnerRevision.revision)).all())
+        assert stored == {"b:x": 2, "b:y": 1} and revisions.current(s, "b:z") == 0
