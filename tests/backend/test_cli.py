@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -34,6 +35,7 @@ def test_predict_local_files_as_json_lines(tmp_path, fashion_test):
     assert "error" in lines[1] and lines[2]["error"] == "no such file"
 
 
+@pytest.mark.slow
 def test_predict_through_a_running_server(server, tmp_path, fashion_test):
     good = tmp_path / "boot.png"
     good.write_bytes(fashion_png(fashion_test, 0))

@@ -68,7 +68,9 @@ def test_with_no_wait_requests_queued_during_a_pass_share_the_next(classifier, f
         assert held.started.wait(10)
         threads += [threading.Thread(target=ask, args=(i,)) for i in range(1, 6)]
         [t.start() for t in threads[1:]]
+        deadline = time.monotonic() + 30
         while engine._queue.qsize() < 5:
+            assert time.monotonic() < deadline, "the five requests never queued"
             time.sleep(0.005)
         held.release.set()
         [t.join() for t in threads]

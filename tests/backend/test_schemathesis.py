@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_server_error(server):
     cli = Path(sys.executable).parent / "schemathesis"
     if not cli.exists() and not shutil.which("schemathesis"):

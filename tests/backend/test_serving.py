@@ -8,6 +8,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT, database_url_for_test, fashion_png, free_port
 
@@ -33,6 +34,7 @@ def _ready(base: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_two_workers_share_the_port_and_are_kept_alive(tmp_path, fashion_test):
     port = free_port()
     env = {**os.environ, "CLOSETCHAT_DATA_DIR": str(tmp_path / "data"), "CLOSETCHAT_SECRET_KEY": "serve-test"}

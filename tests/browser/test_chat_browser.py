@@ -2,9 +2,12 @@
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import fashion_png
+
+pytestmark = pytest.mark.slow  # a real server and a real browser
 
 
 def _drop(page, data: bytes, name: str, mime: str):
