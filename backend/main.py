@@ -34,9 +34,7 @@ def _wants_json(request: Request) -> bool:
     return path.startswith("/api/") or path == "/fashion-mnist" or path in ("/healthz", "/readyz", "/metrics")
 
 
-def create_app(settings: Settings | None = None, classifier: Classifier | None = None) -> FastAPI:
-    settings = settings or get_settings()
-
+def _lifespan(settings: Settings, classifier: Classifier | None):
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         settings.ensure_dirs()
@@ -58,18 +56,22 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
             app.state.checkpointer.stop()
         app.state.db.dispose()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None, classifier: Classifier | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = FastAPI(
         title="ClosetChat",
         version="1.0",
         summary="What garment is this? Fashion-MNIST classes for photos, from a browser or a script.",
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, classifier),
         docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = make_engine(settings, background_checkpoints=True)
     app.state.identity = BrowserIdentity(settings.resolved_secret())
-
     app.state.metrics = Metrics()
     app.state.chart_cache = RevisionCache()
 
@@ -77,12 +79,8 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     from backend.web import chat as web_chat
     from backend.web import history as web_history
 
-    app.include_router(seed.router)
-    app.include_router(web_chat.router)
-    app.include_router(web_history.router)
-    app.include_router(predictions.router)
-    app.include_router(model.router)
-    app.include_router(health.router)
+    for router in (seed.router, web_chat.router, web_history.router, predictions.router, model.router, health.router):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/docs", include_in_schema=False)
@@ -95,11 +93,22 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
             swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
         )
 
+    _add_error_handlers(app)
+    app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as JSON {"detail"} for the API, as a chat bubble or error page for browsers."""
+    from backend.web.chat import error_bubble_response
+
     @app.exception_handler(ClosetChatError)
     async def closetchat_error(request: Request, exc: ClosetChatError):
         if _wants_json(request):
             return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
-        return web_chat.error_bubble_response(request, exc)
+        return error_bubble_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -107,7 +116,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         err = ClosetChatError(str(exc.detail))
         err.status_code = exc.status_code
-        return web_chat.error_bubble_response(request, err)
+        return error_bubble_response(request, err)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -116,12 +125,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         err = ClosetChatError("the form was incomplete: " + "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:])} {e['msg'].lower()}" for e in exc.errors()))
         err.status_code = 422
-        return web_chat.error_bubble_response(request, err)
-
-    app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    return app
+        return error_bubble_response(request, err)
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:

@@ -37,19 +37,40 @@ def _worker(host: str, port: int, options: dict) -> None:
     uvicorn.Server(uvicorn.Config(APP, host=host, port=port, **options)).run(sockets=[sock])
 
 
+class _Worker:
+    """One worker process, started again when it dies; one that keeps dying at start is retried
+    ever more slowly."""
+
+    def __init__(self, spawn, args: tuple) -> None:
+        self._spawn, self._args = spawn, args
+        self._backoff = 0.0
+        self._retry_at: float | None = None
+        self._start()
+
+    def _start(self) -> None:
+        self.process = self._spawn.Process(target=_worker, args=self._args, name="closetchat-worker")
+        self.process.start()
+        self._started, self._retry_at = time.monotonic(), None
+
+    def keep_alive(self) -> None:
+        if self.process.is_alive():
+            return
+        now = time.monotonic()
+        if self._retry_at is None:  # found dead just now
+            quick = now - self._started < QUICK_DEATH_S
+            self._backoff = min(RETRY_MAX_S, self._backoff * 2 or 1.0) if quick else 0.0
+            self._retry_at = now + self._backoff
+        if now >= self._retry_at:
+            self._start()
+
+
 def run(host: str, port: int, workers: int, **options) -> None:
     """Serve the app; with several workers, one SO_REUSEPORT socket each (Linux, BSD)."""
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(APP, host=host, port=port, workers=workers, **options)
         return
     reuse_port_socket(host, port).close()  # fail here, once, if the port is taken or not ours
-    spawn = multiprocessing.get_context("spawn")
     stopping = False
-
-    def start():
-        process = spawn.Process(target=_worker, args=(host, port, options), name="closetchat-worker")
-        process.start()
-        return process
 
     def stop(_signum, _frame):
         nonlocal stopping
@@ -57,27 +78,18 @@ def run(host: str, port: int, workers: int, **options) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    processes = [start() for _ in range(workers)]
-    started = [time.monotonic()] * workers
-    backoff = [0.0] * workers  # a worker that keeps dying at start is retried ever more slowly
-    retry_at: list[float | None] = [None] * workers
+    spawn = multiprocessing.get_context("spawn")
+    pool = [_Worker(spawn, (host, port, options)) for _ in range(workers)]
     try:
         while not stopping:
             time.sleep(0.5)
-            for i, process in enumerate(processes):
-                if process.is_alive() or stopping:
-                    continue
-                now = time.monotonic()
-                if retry_at[i] is None:  # found dead just now
-                    quick = now - started[i] < QUICK_DEATH_S
-                    backoff[i] = min(RETRY_MAX_S, backoff[i] * 2 or 1.0) if quick else 0.0
-                    retry_at[i] = now + backoff[i]
-                if now >= retry_at[i]:
-                    processes[i], started[i], retry_at[i] = start(), now, None
+            for worker in pool:
+                if not stopping:
+                    worker.keep_alive()
     finally:
-        for process in processes:
-            process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
-        for process in processes:
-            process.join(timeout=30)
-            if process.is_alive():
-                process.kill()
+        for worker in pool:
+            worker.process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        for worker in pool:
+            worker.process.join(timeout=30)
+            if worker.process.is_alive():
+                worker.process.kill()
