@@ -28,8 +28,7 @@ class Settings(BaseSettings):
     inference_threads: int = 1
     max_batch: int = 32  # micro-batching: most images in one forward pass
     # micro-batching: how long the batcher waits for company once it has taken what was queued.
-    # 0: under load requests queue while a pass runs and share the next (2.0 images a pass at chat
-    # load, 2.8 with 2 ms, the same throughput); alone, a chat send answers in 5.5-6.0 ms, not 8.4
+    # 0: under load requests queue while a pass runs and share the next; alone, none is kept waiting
     max_wait_ms: float = 0.0
     migrate_on_start: bool = True
     sweep_grace_seconds: float = 3600.0  # `closetchat sweep` spares files younger than this (uploads in flight)

@@ -1,9 +1,9 @@
 """Several worker processes on one port, with the kernel spreading connections among them.
 
 `uvicorn --workers N` shares one listening socket, and asyncio accepts every waiting connection
-in one wake-up: the first worker to wake takes a burst of clients and keeps them. Measured under
-wrk (16 connections, 2 workers): in some runs one worker served all 16 and the other none, so the
-app used 1.4 of the 2 cores. Here each worker binds its own SO_REUSEPORT socket and Linux hashes
+in one wake-up: the first worker to wake takes a burst of clients and keeps them, and under load
+one worker could serve every connection while the other sat idle. Here each worker binds its own
+SO_REUSEPORT socket and Linux hashes
 each new connection to one of them. A worker that dies is started again, as uvicorn's supervisor
 does (one that keeps dying at start, ever more slowly: 1, 2, 4 ... 30 s); SIGINT/SIGTERM stop them all.
 """

@@ -1,8 +1,8 @@
 """SQLite WAL checkpoints in a background thread, not inside a request's commit.
 
 By default the connection whose commit takes the write-ahead log past 1,000 pages copies it back
-into the database file (and syncs it) before that commit returns: one send in a hundred or so held
-the write turn, which every worker queues for, 10-90 ms. The server's connections turn that off
+into the database file (and syncs it) before that commit returns, holding SQLite's single write
+lock, which every writer waits for, meanwhile. The server's connections turn that off
 (`PRAGMA wal_autocheckpoint=0`) and this thread checkpoints instead, PASSIVE (it never waits for,
 nor blocks, readers or the writer), on its own connection. Checkpoints of worker processes on
 one database exclude each other inside SQLite; a busy one just tries again next time.
