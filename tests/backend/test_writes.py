@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from sqlmodel import Session, col, select
@@ -77,30 +78,44 @@ def test_concurrent_sends_and_uploads_are_all_stored(client):
     assert len(api) == 8
 
 
-def test_a_write_waits_for_another_writer_while_the_server_keeps_answering(client, settings):
-    """SQLite: while another connection holds the write lock, a send waits (in a worker thread, not
-    on the event loop: health checks are answered meanwhile) and is stored once the lock is free."""
-    database = sqlite_file(client.app.state.db)
-    if database is None:
-        pytest.skip("SQLite's single writer")
+@contextmanager
+def _another_writer(engine):
+    """Hold what a send's commit needs from another connection: SQLite's one write lock, or on
+    PostgreSQL the revision table (every upload's commit raises its owner's revision)."""
+    database = sqlite_file(engine)
+    if database is not None:
+        outsider = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+        outsider.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            outsider.execute("ROLLBACK")
+            outsider.close()
+        return
+    with engine.connect() as outsider, outsider.begin():
+        outsider.exec_driver_sql("LOCK TABLE owner_revision IN EXCLUSIVE MODE")
+        yield
+
+
+def test_a_write_waits_for_another_writer_while_the_server_keeps_answering(client):
+    """While another connection holds what a send's commit needs, the send waits (in a worker
+    thread, not on the event loop: health checks are answered meanwhile) and is stored once it
+    is let go."""
     token = csrf_of(client)
     url = client.post("/c", data={"csrf_token": token, "text": "hi"}, follow_redirects=False).headers["location"]
-    outsider = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-    outsider.execute("BEGIN IMMEDIATE")
     answers = []
     sender = threading.Thread(target=lambda: answers.append(
         client.post(url + "/messages", data={"csrf_token": token}, files=_photo(), headers=HX)))
     try:
-        sender.start()
-        sender.join(1.0)
-        assert sender.is_alive(), "the send did not wait for the other writer"
-        health = threading.Thread(target=lambda: answers.append(client.get("/healthz").status_code))
-        health.start()
-        health.join(10)
-        assert answers == [200], "the event loop was held up by a waiting write"
+        with _another_writer(client.app.state.db):
+            sender.start()
+            sender.join(1.0)
+            assert sender.is_alive(), "the send did not wait for the other writer"
+            health = threading.Thread(target=lambda: answers.append(client.get("/healthz").status_code))
+            health.start()
+            health.join(10)
+            assert answers == [200], "the event loop was held up by a waiting write"
     finally:
-        outsider.execute("ROLLBACK")
-        outsider.close()
         sender.join(30)
     assert answers[1].status_code == 200 and 'class="bubble assistant prediction"' in answers[1].text
     assert len(_rows(client)["prediction"]) == 1
