@@ -319,7 +319,8 @@ def render_card_markdown(card: dict) -> str:
         f"- Architecture: {card['architecture']} (residual CNN for 28×28, width {card['width']}), "
         f"{card['parameters']:,} parameters. See `ml/model.py` for why this shape.",
         f"- Input normalisation: `{card['normalization']}`; test-time flip averaging: {card['tta']}"
-        + (f", only where the first view's top-two margin is under {card['tta_gate']} (chosen on {'the held-out photos' if 'photos' in card else 'validation'}: "
+        + (f", only where the first view's top-two margin is under {card['tta_gate']} "
+           f"(chosen on {'the held-out photos' if 'photos' in card else 'validation'}: "
            f"no answer lost there; {card['tta_second_view_rate'] * 100:.0f}% of validation images get the "
            f"second view)." if card.get("tta_gate") is not None else "."),
         *_quantization_lines(card),
