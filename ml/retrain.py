@@ -69,13 +69,12 @@ def retrain(cfg: AdaptConfig, shipment: str | Path, ship: bool = True) -> dict:
     export_run(out, staged, extra=notes)
 
     judged = held_out_items(result)
-    before = per_class_right(Classifier.load(shipment), judged)
-    after = per_class_right(Classifier.load(staged), judged)
+    old, new = Classifier.load(shipment), Classifier.load(staged)
+    before, after = per_class_right(old, judged), per_class_right(new, judged)
     worse = compare(before, after)
-    new_version = Classifier.load(staged).version
     comparison = {
-        "before": {"version": Classifier.load(shipment).version, "per_class": before},
-        "after": {"version": new_version, "per_class": after},
+        "before": {"version": old.version, "per_class": before},
+        "after": {"version": new.version, "per_class": after},
         "held_out_photos": len(judged), "worse_classes": worse,
         "shipped": bool(ship and not worse), "staged": str(staged),
     }
