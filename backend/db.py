@@ -11,9 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine
 
 from backend.config import Settings
+from backend.errors import NotFound
 
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another to commit before it fails
 POOL_SIZE = 20  # about the thread pool's size: each thread holds at most one connection
@@ -49,3 +50,12 @@ def sqlite_file(engine: Engine) -> Path | None:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:" or database.startswith("file::memory:"):
         return None
     return Path(database)
+
+
+def get_owned(session: Session, model, row_id: str, owner: str, what: str):
+    """The row of `model` with this id if `owner` owns it; NotFound otherwise (another owner's row is
+    answered exactly like a missing one, so ids leak nothing)."""
+    row = session.get(model, row_id)
+    if row is None or row.owner != owner:
+        raise NotFound(f"no such {what}")
+    return row

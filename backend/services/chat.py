@@ -8,7 +8,8 @@ from sqlalchemy import delete as sa_delete
 from sqlmodel import Session, col, select
 
 from backend.config import Settings
-from backend.errors import BadForm, ClosetChatError, NotFound
+from backend.db import get_owned
+from backend.errors import BadForm, ClosetChatError
 from backend.models import Conversation, Message, Prediction, Upload, utcnow
 from backend.services import assistant, predictions
 from backend.services.inference import InferenceEngine
@@ -53,10 +54,7 @@ def list_conversations(session: Session, owner: str, limit: int = 100) -> list[C
 
 
 def get_conversation(session: Session, owner: str, conversation_id: str) -> Conversation:
-    conversation = session.get(Conversation, conversation_id)
-    if conversation is None or conversation.owner != owner:
-        raise NotFound("no such conversation")
-    return conversation
+    return get_owned(session, Conversation, conversation_id, owner, "conversation")
 
 
 def rename(session: Session, owner: str, conversation_id: str, title: str) -> Conversation:

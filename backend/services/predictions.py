@@ -10,7 +10,8 @@ import numpy as np
 from sqlmodel import Session
 
 from backend.config import Settings
-from backend.errors import BadForm, ClosetChatError, NotFound
+from backend.db import get_owned
+from backend.errors import BadForm, ClosetChatError
 from backend.models import Conversation, Feedback, Message, Prediction, Upload
 from backend.services import revisions, storage, uploads
 from backend.services.inference import InferenceEngine
@@ -99,10 +100,7 @@ def create(session: Session, owner: str, files: list[IncomingFile], settings: Se
 
 
 def get(session: Session, owner: str, prediction_id: str) -> Prediction:
-    row = session.get(Prediction, prediction_id)
-    if row is None or row.owner != owner:
-        raise NotFound("no such prediction")
-    return row
+    return get_owned(session, Prediction, prediction_id, owner, "prediction")
 
 
 def give_feedback(session: Session, owner: str, prediction_id: str, label: str) -> Prediction:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from backend.db import get_owned
 from backend.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, UploadForm, check_csrf
-from backend.errors import BadForm, ClosetChatError, NotFound
+from backend.errors import BadForm, ClosetChatError
 from backend.models import Upload
 from backend.services import chat, predictions, storage
 from backend.services.views import PredictionView
@@ -119,9 +120,7 @@ _MEDIA_HEADERS = {"Cache-Control": "private, max-age=31536000, immutable", "Cont
 
 
 def _media(session, owner: str, upload_id: str, settings, thumbnail: bool) -> FileResponse:
-    upload = session.get(Upload, upload_id)
-    if upload is None or upload.owner != owner:
-        raise NotFound("no such image")
+    upload = get_owned(session, Upload, upload_id, owner, "image")
     path, media_type = storage.served_file(settings, upload, thumbnail)
     return FileResponse(path, media_type=media_type, headers=_MEDIA_HEADERS)
 
