@@ -22,13 +22,6 @@ from ml.photo_eval import choose_unsure_threshold, photo_arrays, score_photos
 from ml.train import predict_logits
 
 
-def scored_mask(items: list[photos.Photo]) -> np.ndarray:
-    right = np.zeros((len(items), 10), dtype=bool)
-    for i, p in enumerate(items):
-        right[i, list(p.classes)] = True
-    return right
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+")
@@ -42,7 +35,7 @@ def main() -> None:
         model = load_torch_model(run / "model.pt", result["width"])
         logits = predict_logits(model, photo_arrays(held), result["normalization"]).numpy()
         scored = np.array([p.scored for p in held])
-        temperature = fit_temperature(logits[scored], scored_mask([p for p in held if p.scored]))
+        temperature = fit_temperature(logits[scored], photos.right_classes([p for p in held if p.scored]))
         probs = softmax(logits / temperature)
         cut = choose_unsure_threshold(held, probs.max(1), MAX_SCORED_UNSURE)
         h = score_photos(held, probs, probs.max(1) < cut)

@@ -32,7 +32,6 @@ from tqdm import tqdm
 from ml import data, photos
 from ml.augment import random_erase, random_hflip, random_translate
 from ml.labelled import LabelledImage, read_labelled
-from ml.labels import LABELS
 from ml.model import build_model
 from ml.normalization import normalize
 from ml.preprocess import to_fashion_mnist
@@ -100,13 +99,6 @@ def photo_views(items: list[LabelledImage], views: int, rng: np.random.Generator
     return np.stack(arrays), np.array(owners)
 
 
-def class_mask(items: list[LabelledImage]) -> np.ndarray:
-    mask = np.zeros((len(items), len(LABELS)), dtype=np.float32)
-    for i, item in enumerate(items):
-        mask[i, list(item.classes)] = 1.0
-    return mask  # an all-zero row is an outlier (hat)
-
-
 def sampling_weights(items: list[LabelledImage], balance: float) -> np.ndarray:
     own = np.array([i.own_class for i in items])
     counts = {c: int((own == c).sum()) for c in set(own.tolist())}
@@ -162,7 +154,7 @@ def adapt(cfg: AdaptConfig) -> dict:
         raise SystemExit(f"no photos to adapt on: shared photos not found at {photos.photos_dir()} and no --extra")
     rng = np.random.default_rng(cfg.seed)
     photo_x, owners = photo_views(fit_items, cfg.views_per_photo, rng)
-    photo_right = torch.from_numpy(class_mask(fit_items))
+    photo_right = torch.from_numpy(photos.right_classes(fit_items).astype(np.float32))
     draw = torch.from_numpy(sampling_weights(fit_items, cfg.balance))
     print(f"{len(fit_items)} photos ({len(photo_x)} views) to adapt on, {len(held_items) + len(extra_held)} held out",
           flush=True)

@@ -21,7 +21,6 @@ from ml import data, photos
 from ml.calibrate import choose_tta_gate, expected_calibration_error, fit_temperature
 from ml.classifier import DATASET_GRAPH_DIR, Classifier, ModelCard, OnnxRuntime, softmax
 from ml.evaluate import evaluate_test_set
-from ml.labels import LABELS
 from ml.model import build_model
 from ml.normalization import network_input
 from ml.photo_eval import choose_unsure_threshold, photo_arrays, score_photos
@@ -172,10 +171,7 @@ def _calibrate_on_photos(out_dir: Path, card: dict, held_out: list[str]) -> dict
     scored = [p for p in held if p.scored]
     clf = Classifier.load(out_dir, runtime="onnx", with_dataset_graph=False)
     plain, flipped = clf.view_logits(photo_arrays(scored))
-    right = np.zeros((len(scored), len(LABELS)), dtype=bool)
-    for i, p in enumerate(scored):
-        right[i, list(p.classes)] = True
-    temperature = fit_temperature((plain + flipped) / 2, right)
+    temperature = fit_temperature((plain + flipped) / 2, photos.right_classes(scored))
     gate, second_view = choose_tta_gate(plain, flipped, np.array([p.own_class for p in scored]), temperature)
     card.update(temperature=round(temperature, 4), tta_gate=gate, tta_second_view_rate=round(second_view, 4))
     (out_dir / "model_card.json").write_text(json.dumps(card, indent=2))

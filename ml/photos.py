@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ml.labels import LABELS
 
 PHOTOS_ENV = "CLOTHING_PHOTOS_DIR"
@@ -63,6 +65,15 @@ class Photo:
     def relative(self) -> str:
         """split/folder/file, the way run results name held-out photos."""
         return "/".join(self.path.parts[-3:])
+
+
+def right_classes(items) -> np.ndarray:
+    """Bool [N, 10]: the right classes of each photo (anything with .classes); an all-False row is an
+    outlier such as a hat. What training's loss and the photo temperature's likelihood both read."""
+    mask = np.zeros((len(items), len(LABELS)), dtype=bool)
+    for i, item in enumerate(items):
+        mask[i, list(item.classes)] = True
+    return mask
 
 
 def photos_dir(path: str | os.PathLike | None = None) -> Path:
