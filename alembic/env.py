@@ -1,5 +1,5 @@
 """Alembic environment: the URL comes from the app's Settings, or from the config attribute
-"connection"/"url" set by backend.migrations when the app migrates itself."""
+"connection"/"url" set by backend.core.migrations when the app migrates itself."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 from backend import models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from backend.config import Settings
+from backend.core.config import Settings
 
 config = context.config
 target_metadata = SQLModel.metadata

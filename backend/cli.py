@@ -37,7 +37,7 @@ def serve(
 
         uvicorn.run("backend.main:app", host=host, port=port, reload=True, **options)
         return
-    from backend import serving
+    from backend.core import serving
 
     serving.run(host, port, workers, **options)
 
@@ -49,8 +49,8 @@ def sweep(
 ) -> None:
     """Remove image files no row points at and part files of interrupted uploads (what a crash
     can leave behind), when older than the grace period; safe while the server runs."""
-    from backend.config import get_settings
-    from backend.db import make_engine
+    from backend.core.config import get_settings
+    from backend.core.db import make_engine
     from backend.services.storage import sweep as sweep_files
 
     settings = get_settings()

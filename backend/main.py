@@ -13,17 +13,17 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from backend.config import Settings, get_settings
-from backend.db import make_engine, sqlite_file
-from backend.errors import ClosetChatError
-from backend.identity import BrowserIdentity
-from backend.metrics import Metrics, MetricsMiddleware
-from backend.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
-from backend.migrations import upgrade_to_head
+from backend.core.config import Settings, get_settings
+from backend.core.db import make_engine, sqlite_file
+from backend.core.errors import ClosetChatError
+from backend.core.identity import BrowserIdentity
+from backend.core.metrics import Metrics, MetricsMiddleware
+from backend.core.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
+from backend.core.migrations import upgrade_to_head
+from backend.core.wal_checkpoints import WalCheckpointer
 from backend.services.inference import InferenceEngine
 from backend.services.revisions import RevisionCache
-from backend.templating import STATIC_DIR, is_htmx
-from backend.wal_checkpoints import WalCheckpointer
+from backend.web.templating import STATIC_DIR, is_htmx
 from ml import Classifier
 
 log = logging.getLogger("closetchat")
@@ -75,11 +75,12 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.state.metrics = Metrics()
     app.state.chart_cache = RevisionCache()
 
-    from backend.api import health, model, predictions, seed
-    from backend.web import chat as web_chat
-    from backend.web import history as web_history
+    from backend.api.routes import health, model, predictions, seed
+    from backend.web.routes import chat as web_chat
+    from backend.web.routes import history as web_history
+    from backend.web.routes import media
 
-    for router in (seed.router, web_chat.router, web_history.router, predictions.router, model.router, health.router):
+    for router in (seed.router, web_chat.router, web_history.router, media.router, predictions.router, model.router, health.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -102,7 +103,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
 
 def _add_error_handlers(app: FastAPI) -> None:
     """Every error as JSON {"detail"} for the API, as a chat bubble or error page for browsers."""
-    from backend.web.chat import error_bubble_response
+    from backend.web.routes.chat import error_bubble_response
 
     @app.exception_handler(ClosetChatError)
     async def closetchat_error(request: Request, exc: ClosetChatError):

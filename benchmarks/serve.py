@@ -179,9 +179,9 @@ def chat_target(server: Server, tmp: Path, photo: bytes, headers: dict) -> tuple
 def history_page(server: Server, tmp: Path, args) -> tuple[str, dict]:
     """The history page of a browser with 10,000 predictions (and nothing else: the chat's rows belong
     to another browser), seeded straight into the database."""
-    from backend.config import Settings
-    from backend.db import make_engine
-    from backend.identity import BrowserIdentity, browser_owner
+    from backend.core.config import Settings
+    from backend.core.db import make_engine
+    from backend.core.identity import BrowserIdentity, browser_owner
 
     client = httpx.Client(base_url=server.url)
     client.get("/")

@@ -55,7 +55,7 @@ def database_url_for_test(tmp_path: Path) -> str | None:
 
 @pytest.fixture
 def settings(tmp_path):
-    from backend.config import Settings
+    from backend.core.config import Settings
 
     return Settings(data_dir=tmp_path / "data", database_url=database_url_for_test(tmp_path),
                     secret_key="test-secret", api_keys=[])

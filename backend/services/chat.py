@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete as sa_delete
 from sqlmodel import Session, col, select
 
-from backend.config import Settings
-from backend.db import get_owned
-from backend.errors import BadForm, ClosetChatError
+from backend.core.config import Settings
+from backend.core.db import get_owned
+from backend.core.errors import BadForm, ClosetChatError
 from backend.models import Conversation, Message, Prediction, Upload, utcnow
 from backend.services import assistant, predictions
 from backend.services.inference import InferenceEngine

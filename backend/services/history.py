@@ -14,8 +14,8 @@ from sqlalchemy import Integer, cast, func
 from sqlalchemy import delete as sa_delete
 from sqlmodel import Session, col, select
 
-from backend.config import Settings
-from backend.errors import BadForm, NotFound
+from backend.core.config import Settings
+from backend.core.errors import BadForm, NotFound
 from backend.models import Feedback, Message, Prediction, Upload
 from backend.services import revisions, storage
 from ml import LABELS

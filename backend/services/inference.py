@@ -3,7 +3,7 @@
 Requests preprocess their own photos in their worker threads (that work runs in parallel),
 then hand 28×28 arrays to one batching thread. It takes every request already queued, up to
 max_batch images, and then waits at most max_wait_ms for more, as Triton's and TorchServe's dynamic
-batchers do. The default wait is 0 (backend.config): requests that arrive during a forward pass
+batchers do. The default wait is 0 (backend.core.config): requests that arrive during a forward pass
 share the next one anyway, and a request alone is not kept waiting.
 """
 

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from backend.errors import BadForm, RequestTooLarge, TooManyFiles
+from backend.core.errors import BadForm, RequestTooLarge, TooManyFiles
 
 FIELD_LIMIT = 64 * 1024  # bytes in one text field; longer messages are refused by the caller
 FORM_OVERHEAD = 1024 * 1024

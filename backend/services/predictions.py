@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 from sqlmodel import Session
 
-from backend.config import Settings
-from backend.db import get_owned
-from backend.errors import BadForm, ClosetChatError
+from backend.core.config import Settings
+from backend.core.db import get_owned
+from backend.core.errors import BadForm, ClosetChatError
 from backend.models import Conversation, Feedback, Message, Prediction, Upload
 from backend.services import revisions, storage, uploads
 from backend.services.inference import InferenceEngine

@@ -15,8 +15,9 @@ from pathlib import Path
 
 from PIL import Image
 from sqlmodel import Session, select
+from starlette.responses import FileResponse
 
-from backend.config import Settings
+from backend.core.config import Settings
 from backend.models import Upload
 from backend.services.uploads import SAFE_TYPES
 from ml import flatten_to_rgb, open_image
@@ -105,9 +106,13 @@ def sweep(engine, settings: Settings, grace_seconds: float) -> dict[str, int]:
     return removed
 
 
-def served_file(settings: Settings, upload: Upload, thumbnail: bool = False) -> tuple[Path, str]:
-    """The file to serve for an upload and its type: the file as sent when browsers show its type
-    safely, else (or when asked) its JPEG thumbnail."""
+# Uploads never change once stored (a new photo is a new upload), so browsers may keep them.
+_IMAGE_HEADERS = {"Cache-Control": "private, max-age=31536000, immutable", "Content-Disposition": "inline"}
+
+
+def image_response(settings: Settings, upload: Upload, thumbnail: bool = False) -> FileResponse:
+    """The one way an upload is served, to the chat and the API alike: the file as sent when
+    browsers show its type safely, else (or when asked) its JPEG thumbnail."""
     if not thumbnail and upload.content_type in SAFE_TYPES.values():
-        return upload_path(settings, upload), upload.content_type
-    return thumb_path(settings, upload), "image/jpeg"
+        return FileResponse(upload_path(settings, upload), media_type=upload.content_type, headers=_IMAGE_HEADERS)
+    return FileResponse(thumb_path(settings, upload), media_type="image/jpeg", headers=_IMAGE_HEADERS)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from backend.config import Settings
-from backend.errors import BrokenImage, ClosetChatError, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
+from backend.core.config import Settings
+from backend.core.errors import BrokenImage, ClosetChatError, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
 from backend.models import Upload
 from backend.services.multipart import IncomingFile
 from ml import WORK_SIZE, UnreadableImage, preprocess

@@ -35,7 +35,7 @@ def _seed_rows(client, owner: str, n: int):
 
 def _owner(client):
     client.get("/")
-    from backend.identity import browser_owner
+    from backend.core.identity import browser_owner
 
     cookie = client.cookies.get("closetchat_id")
     return browser_owner(client.app.state.identity.verify(cookie))

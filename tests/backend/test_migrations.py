@@ -5,7 +5,7 @@ from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
 from backend import models  # noqa: F401
-from backend.migrations import alembic_config
+from backend.core.migrations import alembic_config
 
 
 def test_upgrade_to_head_and_downgrade_to_base(settings):

@@ -7,7 +7,7 @@ import pytest
 
 from backend.services import assistant
 from backend.services.views import PredictionView
-from backend.templating import templates
+from backend.web.templating import templates
 from ml import LABELS, SURE_CONFIDENCE
 
 

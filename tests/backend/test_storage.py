@@ -66,7 +66,7 @@ def test_sweep_command(settings, monkeypatch, client):
     monkeypatch.setenv("CLOSETCHAT_DATA_DIR", str(settings.data_dir))
     if settings.database_url:
         monkeypatch.setenv("CLOSETCHAT_DATABASE_URL", settings.database_url)
-    from backend.config import get_settings
+    from backend.core.config import get_settings
 
     get_settings.cache_clear()
     try:

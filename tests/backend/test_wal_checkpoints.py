@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from backend.db import make_engine, sqlite_file
-from backend.wal_checkpoints import WalCheckpointer
+from backend.core.db import make_engine, sqlite_file
+from backend.core.wal_checkpoints import WalCheckpointer
 
 PAGES = 1500  # past SQLite's default autocheckpoint of 1,000 pages
 

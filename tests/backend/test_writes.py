@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 from sqlmodel import Session, col, select
 
-from backend.db import sqlite_file
+from backend.core.db import sqlite_file
 from backend.models import Conversation, Message, OwnerRevision, Prediction, Upload
 from backend.services import storage
 from tests.conftest import csrf_of, jpeg_bytes

@@ -10,11 +10,11 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from backend.deps import BrowserOwner, SessionDep, SettingsDep, check_csrf
-from backend.errors import BadForm
+from backend.core.deps import BrowserOwner, SessionDep, SettingsDep, check_csrf
+from backend.core.errors import BadForm
 from backend.services import history
 from backend.services.views import PredictionView
-from backend.templating import is_htmx, render
+from backend.web.templating import is_htmx, render
 
 router = APIRouter(prefix="/history", tags=["history"], include_in_schema=False)
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from backend.deps import ApiOwner, EngineDep, SessionDep, SettingsDep, UploadForm
-from backend.errors import BadForm
+from backend.core.deps import ApiOwner, EngineDep, SessionDep, SettingsDep, UploadForm
+from backend.core.errors import BadForm
 from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
 from backend.services import history, predictions, storage
 
@@ -91,8 +91,7 @@ def get_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner):
     404: ERRORS[404]})
 def get_image(prediction_id: str, session: SessionDep, owner: ApiOwner, settings: SettingsDep):
     upload = history.upload_of(session, predictions.get(session, owner, prediction_id))
-    path, media_type = storage.served_file(settings, upload)
-    return FileResponse(path, media_type=media_type)
+    return storage.image_response(settings, upload)
 
 
 @router.delete("/{prediction_id}", status_code=204, responses={404: ERRORS[404]})

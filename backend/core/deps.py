@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlmodel import Session
 
-from backend.config import Settings
-from backend.errors import CsrfFailed, Unauthorized
-from backend.identity import LOCAL_OWNER, BrowserIdentity, api_key_owner, browser_owner
+from backend.core.config import Settings
+from backend.core.errors import CsrfFailed, Unauthorized
+from backend.core.identity import LOCAL_OWNER, BrowserIdentity, api_key_owner, browser_owner
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingForm, read_form
 

@@ -1,4 +1,4 @@
-"""The chat pages: a thread of photos and answers, conversations, feedback, media.
+"""The chat pages: a thread of photos and answers, conversations, feedback.
 
 Every route that touches the database is a plain `def`, run in FastAPI's thread pool; a send's
 multipart body is streamed in first, on the event loop, by the UploadForm dependency.
@@ -7,15 +7,13 @@ multipart body is streamed in first, on the event loop, by the UploadForm depend
 from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
-from backend.db import get_owned
-from backend.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, UploadForm, check_csrf
-from backend.errors import BadForm, ClosetChatError
-from backend.models import Upload
-from backend.services import chat, predictions, storage
+from backend.core.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, UploadForm, check_csrf
+from backend.core.errors import BadForm, ClosetChatError
+from backend.services import chat, predictions
 from backend.services.views import PredictionView
-from backend.templating import is_htmx, render
+from backend.web.templating import is_htmx, render
 
 router = APIRouter(tags=["chat"], include_in_schema=False)
 
@@ -114,26 +112,6 @@ def feedback(prediction_id: str, request: Request, session: SessionDep, owner: B
         return render(request, template, {"prediction": view, "p": view})
     back = f"/c/{row.conversation_id}" if row.conversation_id else "/history"
     return RedirectResponse(back, status_code=303)
-
-
-_MEDIA_HEADERS = {"Cache-Control": "private, max-age=31536000, immutable", "Content-Disposition": "inline"}
-
-
-def _media(session, owner: str, upload_id: str, settings, thumbnail: bool) -> FileResponse:
-    upload = get_owned(session, Upload, upload_id, owner, "image")
-    path, media_type = storage.served_file(settings, upload, thumbnail)
-    return FileResponse(path, media_type=media_type, headers=_MEDIA_HEADERS)
-
-
-@router.get("/media/{upload_id}/thumb")
-def thumbnail(upload_id: str, session: SessionDep, owner: BrowserOwner, settings: SettingsDep):
-    return _media(session, owner, upload_id, settings, thumbnail=True)
-
-
-@router.get("/media/{upload_id}/image")
-def original(upload_id: str, session: SessionDep, owner: BrowserOwner, settings: SettingsDep):
-    """The file as sent when its type is one browsers show safely; else its JPEG thumbnail."""
-    return _media(session, owner, upload_id, settings, thumbnail=False)
 
 
 def error_bubble_response(request: Request, exc: ClosetChatError) -> Response:

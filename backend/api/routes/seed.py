@@ -8,9 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.predictions import ERRORS, multipart_body
-from backend.deps import EngineDep, SettingsDep
-from backend.errors import BadForm
+from backend.api.routes.predictions import ERRORS, multipart_body
+from backend.core.deps import EngineDep, SettingsDep
+from backend.core.errors import BadForm
 from backend.schemas import SeedPrediction
 from backend.services.multipart import read_form
 from backend.services.predictions import classify

@@ -12,8 +12,8 @@ from markupsafe import Markup, escape
 
 from ml import LABELS
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "frontend" / "templates"
-STATIC_DIR = Path(__file__).resolve().parent.parent / "frontend" / "static"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "frontend" / "templates"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "frontend" / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 # templates change with a deploy, not while serving: no stat() of every template on every render
@@ -73,7 +73,7 @@ def is_htmx(request: Request) -> bool:
 
 
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200, headers=None):
-    from backend.deps import csrf_token
+    from backend.core.deps import csrf_token
 
     ctx = {"csrf_token": csrf_token(request), **(context or {})}
     return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)

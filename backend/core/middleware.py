@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
-from backend.identity import COOKIE_MAX_AGE, COOKIE_NAME, BrowserIdentity
+from backend.core.identity import COOKIE_MAX_AGE, COOKIE_NAME, BrowserIdentity
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "

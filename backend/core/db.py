@@ -1,6 +1,6 @@
 """The database engine (SQLite in WAL mode by default, PostgreSQL by URL).
 
-Every request gets a plain SQLModel Session (backend.deps.get_db) and every write ends in
+Every request gets a plain SQLModel Session (backend.core.deps.get_db) and every write ends in
 session.commit(), on both databases. Sessions are used from FastAPI's thread pool only, never on
 the event loop: a commit may wait for another writer (SQLite's busy timeout) or for the network.
 """
@@ -13,8 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
-from backend.config import Settings
-from backend.errors import NotFound
+from backend.core.config import Settings
+from backend.core.errors import NotFound
 
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another to commit before it fails
 POOL_SIZE = 20  # about the thread pool's size: each thread holds at most one connection

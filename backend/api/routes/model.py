@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.deps import EngineDep
+from backend.core.deps import EngineDep
 from backend.schemas import ModelInfo
 
 router = APIRouter(prefix="/api/v1/model", tags=["model"])

@@ -15,9 +15,9 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from backend.config import Settings
+from backend.core.config import Settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ADVISORY_KEY = 0x636C6F73  # "clos"
 
 

@@ -1,0 +1,1 @@
+"""Process-wide parts: settings, database, identity and security, errors, metrics, serving."""

@@ -1,0 +1,1 @@
+"""HTML routes: the chat, History and the photo files they show."""
