@@ -45,7 +45,7 @@ def test_quantized_graph_keeps_the_answers(classifier, fashion_test, tmp_path):
 
 
 def test_export_ships_the_float_graph_when_int8_loses_accuracy():
-    from ml.export import MAX_QUANTIZATION_LOSS, keeps_accuracy
+    from ml.quantize import MAX_QUANTIZATION_LOSS, keeps_accuracy
 
     assert keeps_accuracy(0.9450, 0.9452) and keeps_accuracy(0.9450, 0.9450 - MAX_QUANTIZATION_LOSS)
     assert not keeps_accuracy(0.9450, 0.9450 - MAX_QUANTIZATION_LOSS - 0.0001)
