@@ -54,8 +54,21 @@ def _cookie_value(header: str | None) -> str | None:
     return jar[COOKIE_NAME].value if COOKIE_NAME in jar else None
 
 
+def may_issue_cookie(scope) -> bool:
+    """Only a safe request may be answered with a new identity. A post that arrives without our
+    cookie is usually a cross-site form (SameSite=Lax held the cookie back): a Set-Cookie on its
+    refusal would overwrite the visitor's real id and cut them off from every conversation. A
+    cross-site subresource (an <img>, a fetch) carries no Lax cookie either, so it gets none."""
+    if scope["method"] not in ("GET", "HEAD"):
+        return False
+    headers = dict(scope["headers"])
+    cross_site = headers.get(b"sec-fetch-site") == b"cross-site"
+    return not cross_site or headers.get(b"sec-fetch-mode", b"navigate") == b"navigate"
+
+
 class BrowserIdentityMiddleware:
-    """Gives every browser a signed random id cookie; request.state.browser.value holds the id."""
+    """Gives every browser a signed random id cookie; request.state.browser.value holds the id.
+    The cookie is sent only on safe requests (see may_issue_cookie); a refused post sets none."""
 
     def __init__(self, app, identity: BrowserIdentity, secure: bool = False) -> None:
         self.app = app
@@ -68,9 +81,10 @@ class BrowserIdentityMiddleware:
         cookies = [value.decode("latin-1") for name, value in scope["headers"] if name == b"cookie"]
         browser = BrowserId(self.identity, "; ".join(cookies))  # HTTP/2 may split the header
         scope.setdefault("state", {})["browser"] = browser
+        may_issue = may_issue_cookie(scope)
 
         async def send_with_cookie(message):
-            if browser.issued and message["type"] == "http.response.start":
+            if may_issue and browser.issued and message["type"] == "http.response.start":
                 attrs = f"; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
                 if self.secure:
                     attrs += "; Secure"
