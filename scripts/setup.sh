@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv in the repo root and install ClosetChat into it (idempotent, fast when done).
-# torch/torchvision are pinned (2.14.1 / 0.29.1) and installed with pip, as this machine requires.
+# No argument: the serve profile (ONNX Runtime, no torch). `bash scripts/setup.sh train,test`: also
+# training (torch/torchvision pinned at 2.14.1 / 0.29.1, installed with pip) and the tests' tools.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"

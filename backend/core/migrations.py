@@ -15,15 +15,17 @@ from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from backend.core.assets import MIGRATIONS_DIR
 from backend.core.config import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
 ADVISORY_KEY = 0x636C6F73  # "clos"
 
 
 def alembic_config(url: str | None = None) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    """The app's Alembic config. No alembic.ini is read (an installed wheel has none): the script
+    location is all the app needs; alembic.ini in the repo serves the `alembic` command line."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url:
         cfg.attributes["url"] = url
     return cfg

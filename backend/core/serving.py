@@ -5,14 +5,19 @@ in one wake-up: the first worker to wake takes a burst of clients and keeps them
 one worker could serve every connection while the other sat idle. Here each worker binds its own
 SO_REUSEPORT socket and Linux hashes
 each new connection to one of them. A worker that dies is started again, as uvicorn's supervisor
-does (one that keeps dying at start, ever more slowly: 1, 2, 4 ... 30 s); SIGINT/SIGTERM stop them all.
+does, each death logged with its exit code. One that dies at start MAX_QUICK_DEATHS times in a row
+cannot start (a bad setting, a missing file): the supervisor then stops them all and exits 1, so a
+container or systemd unit shows the failure and its restart policy applies, rather than a server
+retrying forever behind a healthcheck that only says "unhealthy". SIGINT/SIGTERM stop them all.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import signal
 import socket
+import sys
 import time
 
 import uvicorn
@@ -20,6 +25,14 @@ import uvicorn
 APP = "backend.main:app"
 QUICK_DEATH_S = 10.0  # a worker gone this soon after starting failed to start
 RETRY_MAX_S = 30.0
+MAX_QUICK_DEATHS = 3  # in a row: the worker cannot start
+STARTUP_FAILED = 3  # a worker's exit code when its app did not start (uvicorn's own)
+
+log = logging.getLogger("closetchat.serving")
+
+
+class WorkerCannotStart(RuntimeError):
+    pass
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -34,16 +47,20 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 
 def _worker(host: str, port: int, options: dict) -> None:
     sock = reuse_port_socket(host, port)
-    uvicorn.Server(uvicorn.Config(APP, host=host, port=port, **options)).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn.Config(APP, host=host, port=port, **options))
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(STARTUP_FAILED)
 
 
 class _Worker:
-    """One worker process, started again when it dies; one that keeps dying at start is retried
-    ever more slowly."""
+    """One worker process, started again when it dies; one that dies at start is retried ever more
+    slowly, and given up on (WorkerCannotStart) after MAX_QUICK_DEATHS such deaths in a row."""
 
     def __init__(self, spawn, args: tuple) -> None:
         self._spawn, self._args = spawn, args
         self._backoff = 0.0
+        self._quick_deaths = 0
         self._retry_at: float | None = None
         self._start()
 
@@ -58,8 +75,15 @@ class _Worker:
         now = time.monotonic()
         if self._retry_at is None:  # found dead just now
             quick = now - self._started < QUICK_DEATH_S
+            self._quick_deaths = self._quick_deaths + 1 if quick else 0
+            code = self.process.exitcode
+            if self._quick_deaths >= MAX_QUICK_DEATHS:
+                raise WorkerCannotStart(f"a worker failed to start {self._quick_deaths} times in a row "
+                                        f"(last exit code {code}); its error is logged above")
             self._backoff = min(RETRY_MAX_S, self._backoff * 2 or 1.0) if quick else 0.0
             self._retry_at = now + self._backoff
+            log.error("worker %s exited with code %s%s; starting another in %.0f s", self.process.pid, code,
+                      " soon after starting" if quick else "", self._backoff)
         if now >= self._retry_at:
             self._start()
 
@@ -70,6 +94,7 @@ def run(host: str, port: int, workers: int, **options) -> None:
         uvicorn.run(APP, host=host, port=port, workers=workers, **options)
         return
     reuse_port_socket(host, port).close()  # fail here, once, if the port is taken or not ours
+    logging.basicConfig(format="%(levelname)s:     %(message)s")  # the supervisor's own lines, as uvicorn's look
     stopping = False
 
     def stop(_signum, _frame):
@@ -86,6 +111,9 @@ def run(host: str, port: int, workers: int, **options) -> None:
             for worker in pool:
                 if not stopping:
                     worker.keep_alive()
+    except WorkerCannotStart as exc:
+        log.critical("%s; stopping", exc)
+        raise SystemExit(1) from None
     finally:
         for worker in pool:
             worker.process.terminate()  # SIGTERM: uvicorn finishes the requests in flight

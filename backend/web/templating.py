@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from pathlib import Path
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
+from backend.core.assets import STATIC_DIR, TEMPLATES_DIR
 from ml import LABELS
-
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "frontend" / "templates"
-STATIC_DIR = Path(__file__).resolve().parents[2] / "frontend" / "static"
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 # templates change with a deploy, not while serving: no stat() of every template on every render

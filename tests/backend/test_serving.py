@@ -62,3 +62,20 @@ def test_two_workers_share_the_port_and_are_kept_alive(tmp_path, fashion_test):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=40) is not None
     assert _workers(proc.pid) == set()
+
+
+@pytest.mark.slow
+def test_workers_that_cannot_start_stop_the_server_with_an_error(tmp_path):
+    """A bad setting kills every worker at start: the supervisor gives up after a few tries and
+    exits 1 with the reason, so a container's restart policy and logs show it."""
+    env = {**os.environ, "CLOSETCHAT_DATA_DIR": str(tmp_path / "data"), "CLOSETCHAT_SECRET_KEY": "serve-test",
+           "CLOSETCHAT_MODEL_DIR": str(tmp_path / "no-such-weights")}
+    proc = subprocess.Popen([sys.executable, "-m", "backend.cli", "serve", "--port", str(free_port()), "--workers", "2",
+                             "--log-level", "warning"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out = proc.communicate(timeout=120)[0].decode()
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, out[-2000:]
+    assert "failed to start 3 times in a row (last exit code 3)" in out
+    assert "exited with code 3 soon after starting" in out
