@@ -43,6 +43,24 @@ def serve(
 
 
 @app.command()
+def migrate() -> None:
+    """Upgrade the database to the newest schema and exit: the one-off step of a deployment whose app
+    processes start with CLOSETCHAT_MIGRATE_ON_START=false (docker-compose.yml's migrate service)."""
+    from backend.core.config import get_settings
+    from backend.core.db import make_engine
+    from backend.core.migrations import upgrade_to_head
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    engine = make_engine(settings)
+    try:
+        upgrade_to_head(engine, settings)
+    finally:
+        engine.dispose()
+    typer.echo("database at the newest schema")
+
+
+@app.command()
 def sweep(
     grace_seconds: Annotated[float | None, typer.Option(
         help="Spare files younger than this (default: CLOSETCHAT_SWEEP_GRACE_SECONDS, an hour).")] = None,
