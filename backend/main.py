@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.core.config import Settings, get_settings
+from backend.core.cors import CROSS_ORIGIN_PREFIXES, ApiCors
 from backend.core.db import make_engine, sqlite_file
 from backend.core.errors import ClosetChatError
 from backend.core.identity import BrowserIdentity
@@ -29,9 +30,17 @@ from ml import Classifier
 log = logging.getLogger("closetchat")
 
 
+JSON_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
+
+
 def _wants_json(request: Request) -> bool:
+    """JSON errors for API clients, pages for browsers: by path (the API, the seed routes), or by an
+    Accept header asking for JSON and not for HTML (a script's 404 on a mistyped path)."""
     path = request.url.path
-    return path.startswith("/api/") or path == "/fashion-mnist" or path in ("/healthz", "/readyz", "/metrics")
+    if path.startswith(CROSS_ORIGIN_PREFIXES) or path in JSON_PATHS:
+        return True
+    accept = request.headers.get("accept", "")
+    return "json" in accept and "text/html" not in accept
 
 
 def _lifespan(settings: Settings, classifier: Classifier | None):
@@ -97,6 +106,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     _add_error_handlers(app)
     app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ApiCors, origins=settings.cors_origins)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

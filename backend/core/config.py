@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     max_text_chars: int = 2000
     secret_key: str | None = None  # default: generated once, kept in data_dir/secret_key
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # origins (comma-separated, or *) whose pages may call the JSON API and the seed routes; empty: none
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     model_dir: Path | None = None  # default: the weights shipped in ml/weights
     inference_threads: int = 1
     max_batch: int = 32  # micro-batching: most images in one forward pass
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     cookie_secure: bool = False  # set true behind HTTPS
     history_page_size: int = 50
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_keys(cls, value):
         if isinstance(value, str):

@@ -1,4 +1,6 @@
-"""POST /fashion-mnist: the seed system's endpoint, kept compatible ({label, probs}).
+"""POST /fashion-mnist and POST /models/fashion-mnist: the seed system's endpoints (the second is
+its newer path), kept compatible ({label, probs}); with or without a trailing slash, answered where
+asked rather than redirected (a 307 makes some clients drop the body or the method).
 
 Stateless: it stores nothing (use /api/v1/predictions to keep a record).
 """
@@ -16,11 +18,12 @@ from backend.services.multipart import read_form
 from backend.services.predictions import classify
 
 router = APIRouter(tags=["seed-compatible"])
+# the seed's old and new paths, as its clients post, with their OpenAPI operation ids
+PATHS = {"/fashion-mnist": "fashion_mnist", "/models/fashion-mnist": "models_fashion_mnist"}
 
 
-@router.post("/fashion-mnist", response_model=SeedPrediction, summary="Classify one image (seed API)",
-             openapi_extra=multipart_body("file", many=False), responses=ERRORS)
 async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineDep):
+    """Classify one image, multipart field `file`; nothing is stored."""
     form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, 1,
                            memory_budget=settings.max_upload_bytes)
     try:
@@ -35,3 +38,14 @@ async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineD
     result = answer.result
     return SeedPrediction(label=result.label, probs=list(result.probs), index=result.index,
                           confidence=result.confidence, unsure=result.unsure, model_version=result.model_version)
+
+
+def _add_routes() -> None:
+    options = {"methods": ["POST"], "response_model": SeedPrediction, "summary": "Classify one image (seed API)",
+               "openapi_extra": multipart_body("file", many=False), "responses": ERRORS}
+    for path, operation in PATHS.items():
+        router.add_api_route(path, fashion_mnist, operation_id=operation, **options)
+        router.add_api_route(path + "/", fashion_mnist, include_in_schema=False, **options)
+
+
+_add_routes()

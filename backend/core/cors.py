@@ -1,0 +1,27 @@
+"""CORS for the routes other sites' pages call: the seed's front end, served from its own origin,
+posts to /fashion-mnist; scripts in pages may call /api/. The chat and history pages get no CORS at
+all (they use the cookie and CSRF token, same-origin only). Origins come from CLOSETCHAT_CORS_ORIGINS;
+no credentials are allowed, since the API authenticates with a header, never a cookie."""
+
+from __future__ import annotations
+
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+CROSS_ORIGIN_PREFIXES = ("/api/", "/fashion-mnist", "/models/")
+
+
+class ApiCors:
+    """Starlette's CORSMiddleware, for the cross-origin routes only; a no-op without origins."""
+
+    def __init__(self, app: ASGIApp, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(app, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+                                   allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+                                   expose_headers=["X-Request-ID"], max_age=600) if origins else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.cors is not None and scope["type"] == "http" and scope["path"].startswith(CROSS_ORIGIN_PREFIXES):
+            await self.cors(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
