@@ -118,8 +118,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ClosetChatError)
     async def closetchat_error(request: Request, exc: ClosetChatError):
         if _wants_json(request):
-            return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
-        return error_bubble_response(request, exc)
+            return JSONResponse({"detail": exc.message}, status_code=exc.status_code, headers=exc.headers)
+        response = error_bubble_response(request, exc)
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

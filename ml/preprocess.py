@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageFile, ImageFilter, ImageOps, UnidentifiedImageError
 
+from ml import shrink
 from ml.errors import UnreadableImage
 from ml.fast_jpeg import decode_drafted
 
@@ -85,30 +86,46 @@ def read_header(
         raise UnreadableImage(
             f"the image is {width}×{height} pixels; the limit is {max_pixels:,} pixels", "too_large"
         )
+    img.info["source_size"] = (width, height)  # draft() changes .size; decode reports this one
+    return img
+
+
+def draft(img: Image.Image, draft_size: int = WORK_SIZE) -> Image.Image:
+    """JPEG: set the smallest DCT scale whose sides still reach draft_size on the long side, so
+    .size becomes the size decode() will produce (Pillow ignores a second call). Other formats:
+    unchanged."""
+    if img.format == "JPEG":
+        width, height = img.info.get("source_size", img.size)
+        scale = draft_size / max(width, height)
+        img.draft("RGB", (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
     return img
 
 
 def decode(img: Image.Image, draft_size: int = WORK_SIZE) -> Image.Image:
-    """The second half of open_image: decode an image read_header returned (see open_image)."""
-    width, height = img.size
+    """The second half of open_image: decode an image read_header returned (see open_image).
+    Never counts frames (Pillow walks every frame of a GIF to count them: 2 s for 228k tiny ones);
+    the first frame is the one the header opened. A large decoded image is brought down to
+    shrink.KEEP_LONG_SIDE a strip at a time, so no second full-size copy is made (ml.shrink)."""
+    width, height = img.info.get("source_size", img.size)
     try:
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)
         source_format, fast = img.format, None
+        draft(img, draft_size)
         if source_format == "JPEG":
-            # the smallest DCT scale whose longest side still reaches draft_size
-            scale = draft_size / max(width, height)
-            img.draft("RGB", (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
             fast = decode_drafted(img)  # in memory: libjpeg-turbo without Pillow's overhead
         if fast is None:
             img.load()
         else:
             img = fast
-        loaded = img.size
-        img = ImageOps.exif_transpose(img)
+        if shrink.needs_shrink(img):
+            swapped = shrink.swaps_sides(img)
+            img = shrink.shrink_loaded(img, flatten_to_rgb)
+        else:
+            loaded = img.size
+            img = ImageOps.exif_transpose(img)
+            swapped = img.size != loaded
         img.format = source_format
         # the photo's own size, upright, whatever scale it was decoded at
-        img.info["source_size"] = (width, height) if img.size == loaded else (height, width)
+        img.info["source_size"] = (height, width) if swapped else (width, height)
         return img
     except Image.DecompressionBombError as exc:
         raise UnreadableImage(str(exc), "too_large") from exc

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     max_upload_mb: float = 5.0  # per file
     max_files: int = 16  # per request, chat and API alike
     max_pixels: int = 40_000_000  # decompression-bomb cap, checked before decoding
+    # decoded pixels one request may cost in all (JPEGs count at their reduced decoding scale)
+    max_request_pixels: int = 100_000_000
+    # bytes of full-size decoding in flight in one server process (backend.services.decoding)
+    decode_budget_mb: int = 384
+    decode_wait_seconds: float = 10.0  # a decode waiting longer for room gets a 503
     max_text_chars: int = 2000
     secret_key: str | None = None  # default: generated once, kept in data_dir/secret_key
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)

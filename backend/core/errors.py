@@ -6,6 +6,7 @@ from __future__ import annotations
 
 class ClosetChatError(Exception):
     status_code = 400
+    headers: dict[str, str] | None = None  # sent with the error (Retry-After on a 503)
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -56,3 +57,10 @@ class CsrfFailed(ClosetChatError):
 
 class Unauthorized(ClosetChatError):
     status_code = 401
+
+
+class ServiceBusy(ClosetChatError):
+    """Out of a shared resource (decoding room, database connections) for now: retry shortly."""
+
+    status_code = 503
+    headers = {"Retry-After": "2"}

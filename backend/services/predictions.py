@@ -13,7 +13,7 @@ from backend.core.config import Settings
 from backend.core.db import get_owned
 from backend.core.errors import BadForm, ClosetChatError
 from backend.models import Conversation, Feedback, Message, Prediction, Upload
-from backend.services import revisions, storage, uploads
+from backend.services import decoding, revisions, storage, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
 from ml import LABELS, is_fashion_mnist_form, to_fashion_mnist
@@ -34,12 +34,14 @@ class Answer:
 
 
 def classify(files: list[IncomingFile], settings: Settings, engine: InferenceEngine) -> list[Answer]:
-    """Check every file and classify the good ones in one batch (blocking: call from a thread)."""
+    """Check every file and classify the good ones in one batch (blocking: call from a thread).
+    Files are decoded one after another under one pixel cap for the request."""
     answers = []
+    pixels = decoding.RequestPixels(settings.max_request_pixels)
     for incoming in files:
         name = uploads.clean_filename(incoming.filename)
         try:
-            answers.append(Answer(name, checked=uploads.check_image(incoming, settings)))
+            answers.append(Answer(name, checked=uploads.check_image(incoming, settings, pixels)))
         except ClosetChatError as exc:
             answers.append(Answer(name, error=exc))
     good = [a for a in answers if a.checked is not None]

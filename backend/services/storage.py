@@ -19,8 +19,9 @@ from starlette.responses import FileResponse
 
 from backend.core.config import Settings
 from backend.models import Upload
+from backend.services.decoding import decode_bounded
 from backend.services.uploads import SAFE_TYPES
-from ml import flatten_to_rgb, open_image
+from ml import flatten_to_rgb
 
 THUMB_SIZE = 320
 
@@ -59,7 +60,7 @@ def place(checked, upload: Upload, settings: Settings) -> None:
     incoming = checked.incoming
     thumb = checked.image
     if checked.format == "JPEG":  # decoded small for the model: decode again at thumbnail scale
-        thumb = open_image(incoming.source, draft_size=THUMB_SIZE)
+        thumb = decode_bounded(incoming.source, settings, THUMB_SIZE, upload.filename)
     if thumb.mode not in ("RGB", "L"):
         thumb = flatten_to_rgb(thumb)
     thumb = thumb.copy()

@@ -12,8 +12,9 @@ from PIL import Image
 from backend.core.config import Settings
 from backend.core.errors import BrokenImage, ClosetChatError, EmptyFile, ImageTooLarge, NotAnImage, UploadTooLarge
 from backend.models import Upload
+from backend.services.decoding import RequestPixels, decode_bounded
 from backend.services.multipart import IncomingFile
-from ml import WORK_SIZE, UnreadableImage, preprocess
+from ml import WORK_SIZE, UnreadableImage
 
 # formats we serve back as themselves; anything else is kept but served as its JPEG thumbnail
 SAFE_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
@@ -41,19 +42,20 @@ def clean_filename(name: str) -> str:
     return (name or "image")[:120]
 
 
-def check_image(incoming: IncomingFile, settings: Settings) -> CheckedImage:
+def check_image(incoming: IncomingFile, settings: Settings, pixels: RequestPixels | None = None) -> CheckedImage:
     """Raise the matching ClosetChatError unless the file is an image we can classify.
 
     The header is read first (size and pixel caps, nothing decoded), then the image is decoded
     once at the model's working size, as `ml.Classifier` decodes: every route gives one photo
-    the same answer."""
+    the same answer. Decoding runs under the request's pixel cap (pixels) and the server's
+    memory budget (backend.services.decoding)."""
+    name = clean_filename(incoming.filename)
     if incoming.too_large:
-        raise UploadTooLarge(f"“{clean_filename(incoming.filename)}” is larger than {settings.max_upload_mb:g} MB")
+        raise UploadTooLarge(f"“{name}” is larger than {settings.max_upload_mb:g} MB")
     if incoming.size == 0:
-        raise EmptyFile(f"“{clean_filename(incoming.filename)}” is empty")
+        raise EmptyFile(f"“{name}” is empty")
     try:
-        header = preprocess.read_header(incoming.source, max_pixels=settings.max_pixels)
-        image = preprocess.decode(header, draft_size=WORK_SIZE)
+        image = decode_bounded(incoming.source, settings, WORK_SIZE, name, pixels)
     except UnreadableImage as exc:
         raise _refusal(incoming, exc) from None
     width, height = image.info.get("source_size", image.size)
