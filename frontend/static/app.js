@@ -1,21 +1,11 @@
-// ClosetChat's small bit of JavaScript: send photos as soon as they are chosen, dropped or
-// pasted, try the examples, keep the thread scrolled. Everything else is HTMX; without
-// JavaScript the composer is a plain form and still works.
+// ClosetChat's small bit of JavaScript besides the composer (composer.js): paste and drop into
+// the tray, try the examples, keep the thread scrolled, a rename in the tab's title. Everything
+// else is HTMX; without JavaScript the pages are plain forms and still work.
 (function () {
   "use strict";
 
   function composer() { return document.getElementById("composer"); }
   function thread() { return document.getElementById("thread"); }
-
-  function sendFiles(fileList) {
-    const form = composer();
-    if (!form || !fileList || fileList.length === 0) return;
-    const input = form.querySelector("input[type=file][multiple]");
-    const transfer = new DataTransfer();
-    for (const file of fileList) transfer.items.add(file);
-    input.files = transfer.files;
-    form.requestSubmit();
-  }
 
   let autoScrollTop = -1; // where scrollToEnd last put the thread
   function scrollToEnd() {
@@ -25,15 +15,11 @@
     autoScrollTop = t.scrollTop;
   }
 
-  document.addEventListener("change", function (event) {
-    if (event.target.matches("input[data-autosend]") && event.target.files.length) {
-      event.target.form.requestSubmit();
-    }
-  });
-
+  // pasted and dropped photos wait in the composer's tray (composer.js) until sent
   document.addEventListener("paste", function (event) {
+    if (!composer()) return;
     const files = Array.from(event.clipboardData ? event.clipboardData.files : []).filter(f => f.type.startsWith("image/"));
-    if (files.length) { event.preventDefault(); sendFiles(files); }
+    if (files.length) { event.preventDefault(); window.closetchat.addToTray(files); }
   });
 
   document.addEventListener("dragover", function (event) {
@@ -48,51 +34,32 @@
     if (!composer()) return;
     event.preventDefault();
     const t = thread(); if (t) t.classList.remove("dragging");
-    sendFiles(event.dataTransfer.files);
+    if (event.dataTransfer.files.length) window.closetchat.addToTray(Array.from(event.dataTransfer.files));
+    const text = document.getElementById("text"); if (text) text.focus();
   });
 
+  // an example is sent at once: it is a "try this", not a photo of one's own
   document.addEventListener("click", async function (event) {
     const button = event.target.closest("button[data-example]");
     if (!button) return;
     const response = await fetch(button.dataset.example);
     const blob = await response.blob();
     const name = button.dataset.example.split("/").pop();
-    sendFiles([new File([blob], name, { type: blob.type || "image/png" })]);
+    window.closetchat.send("", [new File([blob], name, { type: blob.type || "image/png" })]);
   });
 
-  // while the answer is on its way, show the photos being sent (local previews, never uploaded twice)
-  document.addEventListener("htmx:beforeRequest", function (event) {
-    const form = event.detail.elt;
-    if (!form || form.id !== "composer") return;
-    const t = thread();
-    for (const input of form.querySelectorAll("input[type=file]")) {
-      for (const file of input.files) {
-        if (!file.type.startsWith("image/")) continue;
-        const li = document.createElement("li");
-        li.className = "bubble user image pending";
-        const img = document.createElement("img");
-        img.alt = "Sending " + file.name;
-        img.src = URL.createObjectURL(file);
-        img.addEventListener("load", function () { URL.revokeObjectURL(img.src); });
-        li.appendChild(img);
-        t.appendChild(li);
-      }
-    }
-    scrollToEnd();
-  });
-
-  // after a message is answered: clear the composer, drop the empty state, scroll down
+  // a rename shows in the tab's title and the thread's name
   document.addEventListener("htmx:afterRequest", function (event) {
     const form = event.detail.elt;
-    if (form && form.id === "composer") {
-      document.querySelectorAll(".bubble.pending").forEach(function (li) { li.remove(); });
-      form.reset();
-      const empty = document.getElementById("empty-state");
-      if (empty && event.detail.successful) empty.remove();
-      const text = document.getElementById("text");
-      if (text) text.focus();
-    }
+    if (!form || !form.matches || !form.matches("form.rename") || !event.detail.successful) return;
+    const title = form.querySelector("input[name=title]").value.trim().replace(/\s+/g, " ");
+    if (!title) return;
+    document.title = title + " · ClosetChat";
+    const chat = form.closest(".chat"); if (chat) chat.setAttribute("aria-label", title);
   });
+
+  document.addEventListener("closetchat:outbox", scrollToEnd);
+  document.addEventListener("closetchat:answered", function () { if (atEnd) scrollToEnd(); });
   document.addEventListener("htmx:afterSettle", scrollToEnd);
   document.addEventListener("DOMContentLoaded", scrollToEnd);
 

@@ -27,6 +27,7 @@ def seed_photos(page, server: str, fashion_test, count: int, batch: int = 16) ->
         files = [{"name": f"seed-{sent + i}.png", "mimeType": "image/png",
                   "buffer": fashion_png(fashion_test, sent + i)} for i in range(n)]
         page.set_input_files("#composer input[type=file][multiple]", files=files)
+        page.click("#composer button[type=submit]")
         if sent == 0:
             page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
         sent += n

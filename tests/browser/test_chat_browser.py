@@ -26,6 +26,8 @@ def test_drop_photo_reply_reload_and_privacy(server, page, browser, fashion_test
     page.goto(server + "/")
     expect(page.get_by_role("heading", name="What garment is this?")).to_be_visible()
     _drop(page, fashion_png(fashion_test, 0), "boot.png", "image/png")
+    expect(page.locator("#tray img")).to_have_count(1)  # dropped photos wait in the tray
+    page.keyboard.press("Enter")  # the drop focused the message field
     page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
     reply = page.locator(".reply").first
     expect(reply).to_contain_text("Ankle boot")
@@ -35,6 +37,7 @@ def test_drop_photo_reply_reload_and_privacy(server, page, browser, fashion_test
     # a second photo in the same thread is appended in place by HTMX (no navigation)
     page.set_input_files("#composer input[type=file][multiple]",
                          files=[{"name": "trouser.png", "mimeType": "image/png", "buffer": fashion_png(fashion_test, 2)}])
+    page.click("#composer button[type=submit]")
     expect(page.locator(".reply")).to_have_count(2)
     expect(page.locator(".reply").nth(1)).to_contain_text("Trouser")
     assert page.url == url
@@ -58,6 +61,7 @@ def test_hostile_file_name_is_shown_as_text(server, page, fashion_test):
     name = "<img src=x onerror=alert(1)>.jpg"
     page.set_input_files("#composer input[type=file][multiple]",
                          files=[{"name": name, "mimeType": "image/png", "buffer": fashion_png(fashion_test, 1)}])
+    page.click("#composer button[type=submit]")
     page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
     expect(page.locator(".bubble.user .filename").first).to_have_text(name)
     page.reload()
@@ -69,6 +73,7 @@ def test_bad_file_gets_a_friendly_message(server, page):
     page.goto(server + "/")
     page.set_input_files("#composer input[type=file][multiple]",
                          files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"just text"}])
+    page.click("#composer button[type=submit]")
     expect(page.locator(".bubble.error")).to_contain_text("not an image")
 
 
@@ -88,6 +93,7 @@ def test_history_correct_in_place_and_filter(server, page, fashion_test):
     page.set_input_files("#composer input[type=file][multiple]",
                          files=[{"name": f"h{i}.png", "mimeType": "image/png", "buffer": fashion_png(fashion_test, i)}
                                 for i in range(3)])
+    page.click("#composer button[type=submit]")
     page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
     expect(page.locator(".reply")).to_have_count(3)
     page.goto(server + "/history")
@@ -111,6 +117,7 @@ def test_thread_stays_at_the_newest_message_as_photos_load(server, page):
     files = [{"name": f"tall-{i}.jpg", "mimeType": "image/jpeg",
               "buffer": jpeg_bytes(colour=(40 + 50 * i, 60, 200 - 40 * i))} for i in range(4)]
     page.set_input_files("#composer input[type=file][multiple]", files=files)
+    page.click("#composer button[type=submit]")
     page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
     for _ in range(2):  # as sent, then as reloaded
         expect(page.locator(".reply")).to_have_count(4)
