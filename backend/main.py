@@ -3,6 +3,7 @@ tests call create_app(Settings(...)) to get an app on their own data dir and dat
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 from contextlib import asynccontextmanager
 
@@ -72,11 +73,12 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     settings = settings or get_settings()
     app = FastAPI(
         title="ClosetChat",
-        version="1.0",
+        version=package_version(),
         summary="What garment is this? Fashion-MNIST classes for photos, from a browser or a script.",
         lifespan=_lifespan(settings, classifier),
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.db = make_engine(settings, background_checkpoints=True)
@@ -139,6 +141,20 @@ def _add_error_handlers(app: FastAPI) -> None:
             f"{'.'.join(str(p) for p in e['loc'][1:])} {e['msg'].lower()}" for e in exc.errors()))
         err.status_code = 422
         return error_bubble_response(request, err)
+
+
+def package_version() -> str:
+    """OpenAPI's info.version: the installed package's, so clients can tell which server they speak to."""
+    try:
+        return importlib.metadata.version("closetchat")
+    except importlib.metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return "0+unknown"
+
+
+def operation_id(route) -> str:
+    """OpenAPI operation ids are the route functions' names (create_predictions, model_info...),
+    which generated clients turn into their method names; FastAPI's default adds path and method."""
+    return route.name
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:

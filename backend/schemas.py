@@ -53,6 +53,21 @@ class FileError(BaseModel):
     detail: str
 
 
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every error's body: a sentence a person can act on, or for a malformed request FastAPI's list
+    of what was wrong where."""
+
+    model_config = ConfigDict(json_schema_extra={"example": {"detail": "“notes.txt” is not an image"}})
+
+    detail: str | list[ValidationIssue]
+
+
 class BatchResult(BaseModel):
     """One entry per file sent, in order: a prediction or that file's error."""
 

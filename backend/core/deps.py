@@ -9,14 +9,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from backend.core.config import Settings
 from backend.core.errors import CsrfFailed, Unauthorized
 from backend.core.identity import LOCAL_OWNER, BrowserIdentity, api_key_owner, browser_owner
 from backend.services.inference import InferenceEngine
-from backend.services.multipart import IncomingForm, read_form
+from backend.services.multipart import IncomingForm
+from backend.services.raw_body import read_upload
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -36,26 +38,30 @@ async def get_browser_owner(request: Request) -> str:
     return browser_owner(request.state.browser.value)
 
 
-async def get_api_owner(request: Request) -> str:
+# Declared through FastAPI's security classes so that OpenAPI lists both schemes (Swagger's Authorize
+# button, generated clients' auth); auto_error off: local mode needs neither, and the 401 is ours.
+API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from CLOSETCHAT_API_KEYS")
+BEARER = HTTPBearer(auto_error=False, description="The same key as `Authorization: Bearer KEY`")
+
+
+async def get_api_owner(request: Request, header_key: Annotated[str | None, Security(API_KEY_HEADER)] = None,
+                        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None) -> str:
     """API key from `Authorization: Bearer KEY` or `X-API-Key`; with no keys configured the API
     runs in local mode, where every script shares the owner "local"."""
     settings: Settings = request.app.state.settings
     if not settings.api_keys:
         return LOCAL_OWNER
-    key = request.headers.get("x-api-key", "")
-    auth = request.headers.get("authorization", "")
-    if not key and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
+    key = header_key or (bearer.credentials.strip() if bearer else "")
     if key not in settings.api_keys:
         raise Unauthorized("a valid API key is required (Authorization: Bearer KEY or X-API-Key)")
     return api_key_owner(key)
 
 
 async def get_upload_form(request: Request) -> AsyncIterator[IncomingForm]:
-    """The multipart body, streamed in on the event loop under the size and count caps; its
-    part files are removed once the request is answered."""
+    """The multipart body (or one raw image body, as the field `files`), streamed in on the event
+    loop under the size and count caps; its part files are removed once the request is answered."""
     settings: Settings = request.app.state.settings
-    form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, settings.max_files)
+    form = await read_upload(request, settings.incoming_dir, settings.max_upload_bytes, settings.max_files, "files")
     try:
         yield form
     finally:

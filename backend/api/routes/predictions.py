@@ -10,27 +10,33 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from backend.core.deps import ApiOwner, EngineDep, SessionDep, SettingsDep, UploadForm
 from backend.core.errors import BadForm
-from backend.schemas import BatchResult, FeedbackIn, FileError, PredictionPage, PredictionPublic
+from backend.schemas import BatchResult, ErrorBody, FeedbackIn, FileError, PredictionPage, PredictionPublic
 from backend.services import history, predictions, storage
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
 
 
-def multipart_body(field: str, many: bool, cap: int | None = None) -> dict:
-    schema = {"type": "string", "format": "binary"}
-    if many:
-        schema = {"type": "array", "items": schema, "minItems": 1, **({"maxItems": cap} if cap else {})}
-    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": [field], "properties": {field: schema}}}}}}
+def multipart_body(field: str, many: bool, cap: int | None = None, raw: bool = True) -> dict:
+    """The request body as OpenAPI should show it (the route reads the stream itself): a multipart
+    form, or one image as the whole body (backend/services/raw_body.py). The raw body is listed as
+    application/octet-stream only, though any image/* type is read the same: client generators
+    (openapi-python-client) skip an operation's media types they do not know, image/* among them."""
+    binary = {"type": "string", "format": "binary"}
+    schema = {"type": "array", "items": binary, "minItems": 1, **({"maxItems": cap} if cap else {})} if many else binary
+    content = {"multipart/form-data": {"schema": {"type": "object", "required": [field], "properties": {field: schema}}}}
+    if raw:
+        content["application/octet-stream"] = {"schema": binary}
+    return {"requestBody": {"required": True, "content": content}}
 
 
-ERRORS = {
-    401: {"description": "Missing or unknown API key (only when CLOSETCHAT_API_KEYS is set)"},
-    404: {"description": "No such prediction for this key"},
-    413: {"description": "A file over the size cap, or too many files"},
-    415: {"description": "Not an image"},
-    422: {"description": "Broken, empty or oversized (pixel count) image, or a malformed form"},
-}
+ERRORS = {status: {"model": ErrorBody, "description": description} for status, description in {
+    401: "Missing or unknown API key (only when CLOSETCHAT_API_KEYS is set)",
+    404: "No such prediction for this key",
+    413: "A file over the size cap, or too many files",
+    415: "Not an image",
+    422: "Broken, empty or oversized (pixel count) image, or a malformed form",
+}.items()}
+TopKQuery = Annotated[int, Query(ge=1, le=10, description="How many classes `top_k` lists, best first (1 to 10)")]
 
 
 @router.post(
@@ -38,19 +44,20 @@ ERRORS = {
     response_model=BatchResult,
     summary="Classify 1 to 16 images",
     description="Multipart field `files`, repeated for several images (at most 16 by default, "
-    "`CLOSETCHAT_MAX_FILES`; each at most `CLOSETCHAT_MAX_UPLOAD_MB`, 5 MB). One entry per file in "
+    "`CLOSETCHAT_MAX_FILES`; each at most `CLOSETCHAT_MAX_UPLOAD_MB`, 5 MB), or one image as the whole "
+    "body (`Content-Type: image/jpeg`, `image/png`... or `application/octet-stream`). One entry per file in "
     "order: a prediction, or that file's error; the others are still answered. When no file could "
     "be answered the status is the first error's (4xx) and `detail` says why.",
     openapi_extra=multipart_body("files", many=True, cap=16),
     responses=ERRORS,
 )
 def create_predictions(form: UploadForm, session: SessionDep, owner: ApiOwner, settings: SettingsDep,
-                       engine: EngineDep):
+                       engine: EngineDep, top_k: TopKQuery = 3):
     files = [f for f in form.files if f.field == "files"]
     if not files:
         raise BadForm("send one or more images in the multipart field “files”")
     answers = predictions.create(session, owner, files, settings, engine)
-    results = [PredictionPublic.of(a.prediction) if a.prediction else
+    results = [PredictionPublic.of(a.prediction, top_k) if a.prediction else
                FileError(filename=a.filename, status=a.error.status_code, detail=a.error.message)
                for a in answers]
     body = BatchResult(results=results).model_dump(mode="json")
@@ -72,17 +79,18 @@ def list_predictions(
     sort: Literal["newest", "oldest", "confidence", "least_confident"] = "newest",
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=history.MAX_PER_PAGE)] = 50,
+    top_k: TopKQuery = 3,
 ):
     filters = history.Filters(label=label, unsure=unsure, corrected=corrected, date_from=date_from,
                               date_to=date_to, sort=sort, page=page, per_page=per_page)
     result = history.search(session, owner, filters)
-    return PredictionPage(items=[PredictionPublic.of(r) for r in result.items], total=result.total,
+    return PredictionPage(items=[PredictionPublic.of(r, top_k) for r in result.items], total=result.total,
                           page=result.page, per_page=result.per_page, pages=result.pages)
 
 
 @router.get("/{prediction_id}", response_model=PredictionPublic, responses={404: ERRORS[404]})
-def get_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner):
-    return PredictionPublic.of(predictions.get(session, owner, prediction_id))
+def get_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner, top_k: TopKQuery = 3):
+    return PredictionPublic.of(predictions.get(session, owner, prediction_id), top_k)
 
 
 @router.get("/{prediction_id}/image", response_class=FileResponse, responses={
@@ -102,7 +110,7 @@ def delete_prediction(prediction_id: str, session: SessionDep, owner: ApiOwner, 
 
 
 @router.post("/{prediction_id}/feedback", response_model=PredictionPublic,
-             responses={404: ERRORS[404], 422: {"description": "Unknown class"}})
-def post_feedback(prediction_id: str, body: FeedbackIn, session: SessionDep, owner: ApiOwner):
+             responses={404: ERRORS[404], 422: {"model": ErrorBody, "description": "Unknown class"}})
+def post_feedback(prediction_id: str, body: FeedbackIn, session: SessionDep, owner: ApiOwner, top_k: TopKQuery = 3):
     """Record the right class for a prediction; every correction is kept, the latest shows."""
-    return PredictionPublic.of(predictions.give_feedback(session, owner, prediction_id, body.label))
+    return PredictionPublic.of(predictions.give_feedback(session, owner, prediction_id, body.label), top_k)

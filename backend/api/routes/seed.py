@@ -14,8 +14,8 @@ from backend.api.routes.predictions import ERRORS, multipart_body
 from backend.core.deps import EngineDep, SettingsDep
 from backend.core.errors import BadForm
 from backend.schemas import SeedPrediction
-from backend.services.multipart import read_form
 from backend.services.predictions import classify
+from backend.services.raw_body import read_upload
 
 router = APIRouter(tags=["seed-compatible"])
 # the seed's old and new paths, as its clients post, with their OpenAPI operation ids
@@ -23,9 +23,9 @@ PATHS = {"/fashion-mnist": "fashion_mnist", "/models/fashion-mnist": "models_fas
 
 
 async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineDep):
-    """Classify one image, multipart field `file`; nothing is stored."""
-    form = await read_form(request, settings.incoming_dir, settings.max_upload_bytes, 1,
-                           memory_budget=settings.max_upload_bytes)
+    """Classify one image, multipart field `file` or the raw body (Content-Type image/*); nothing is stored."""
+    form = await read_upload(request, settings.incoming_dir, settings.max_upload_bytes, 1, "file",
+                             memory_budget=settings.max_upload_bytes)
     try:
         files = [f for f in form.files if f.field == "file"]
         if not files:
@@ -41,8 +41,11 @@ async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineD
 
 
 def _add_routes() -> None:
+    """Both paths, each also with a trailing slash (kept out of the schema). The schema shows the seed's
+    own multipart contract only: openapi-python-client 0.29 writes a client that fails to import for an
+    operation whose only parameter is a body of two media types; the raw body is still read here."""
     options = {"methods": ["POST"], "response_model": SeedPrediction, "summary": "Classify one image (seed API)",
-               "openapi_extra": multipart_body("file", many=False), "responses": ERRORS}
+               "openapi_extra": multipart_body("file", many=False, raw=False), "responses": ERRORS}
     for path, operation in PATHS.items():
         router.add_api_route(path, fashion_mnist, operation_id=operation, **options)
         router.add_api_route(path + "/", fashion_mnist, include_in_schema=False, **options)
