@@ -40,6 +40,7 @@ class Filters:
     sort: str = "newest"
     page: int = 1
     per_page: int = 50
+    by_correction: bool = False  # label matches a prediction's corrected class where it has one (History)
 
     def validate(self) -> Filters:
         if self.label and self.label not in LABELS:
@@ -55,7 +56,8 @@ class Filters:
     def where(self, owner: str) -> list:
         clauses = [Prediction.owner == owner]
         if self.label:
-            clauses.append(Prediction.label == self.label)
+            shown = func.coalesce(Prediction.corrected_label, Prediction.label) if self.by_correction else Prediction.label
+            clauses.append(shown == self.label)
         if self.unsure is not None:
             clauses.append(Prediction.unsure == self.unsure)
         if self.corrected is not None:
@@ -134,7 +136,7 @@ class Summary:
 def cached_summary(session: Session, owner: str, filters: Filters, cache: revisions.RevisionCache) -> Summary:
     """summary(), kept per worker until the owner's predictions change: paging, sorting and
     reloading reuse it, and with thousands of rows it is most of the page's database time."""
-    key = (filters.label, filters.unsure, filters.corrected, filters.date_from, filters.date_to)
+    key = (filters.label, filters.unsure, filters.corrected, filters.date_from, filters.date_to, filters.by_correction)
     return cache.get_or_compute(session, owner, key, lambda: summary(session, owner, filters))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from fastapi import Request
@@ -38,15 +39,26 @@ templates.env.globals["correction_options"] = correction_options
 
 
 @lru_cache(maxsize=16)
-def feedback_chips(corrected: str | None) -> Markup:
-    """A reply's ten class buttons, the corrected one marked: made once per correction, not a
+def feedback_chips(chosen: str | None) -> Markup:
+    """A reply's ten class buttons, the one the user chose pressed: made once per choice, not a
     ten-step template loop on every answer."""
     return Markup("\n".join(
-        f'<button type="submit" name="label" value="{escape(label)}" class="chip{" chosen" if label == corrected else ""}">'
-        f"{escape(label)}</button>" for label in LABELS))
+        f'<button type="submit" name="label" value="{escape(label)}" class="chip{" chosen" if label == chosen else ""}"'
+        f' aria-pressed="{"true" if label == chosen else "false"}">{escape(label)}</button>' for label in LABELS))
 
 
 templates.env.globals["feedback_chips"] = feedback_chips
+
+
+def when(moment: datetime) -> Markup:
+    """A stored time (UTC, naive from SQLite) as a <time> labelled UTC; app.js shows it in the
+    browser's own zone."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return Markup('<time datetime="{}" data-local>{} UTC</time>').format(
+        moment.isoformat().replace("+00:00", "Z"), moment.strftime("%Y-%m-%d %H:%M"))
+
+
+templates.env.filters["when"] = when
 
 
 def percent(value: float) -> str:

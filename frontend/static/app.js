@@ -58,9 +58,37 @@
     const chat = form.closest(".chat"); if (chat) chat.setAttribute("aria-label", title);
   });
 
+  // a correction swaps its reply or History row: focus returns to the chip or menu used, not <body>
+  let refocus = null;
+  document.addEventListener("click", function (event) {
+    const chip = event.target.closest(".correct .chip");
+    if (chip) refocus = "#" + chip.closest(".reply").id + " .chip[value=\"" + CSS.escape(chip.value) + "\"]";
+  });
+  document.addEventListener("change", function (event) {
+    if (event.target.matches(".history-table select[id]")) refocus = "#" + CSS.escape(event.target.id);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    localTimes(event.detail.elt || document);
+    if (!refocus) return;
+    const again = document.querySelector(refocus);
+    if (again) { again.focus(); refocus = null; }
+  });
+
+  // times come labelled UTC; shown in the reader's own zone
+  function localTimes(root) {
+    const format = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
+    root.querySelectorAll("time[data-local]").forEach(function (t) {
+      const moment = new Date(t.dateTime);
+      if (isNaN(moment)) return;
+      t.title = t.textContent;
+      t.textContent = moment.toLocaleString([], format);
+      t.removeAttribute("data-local");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+
   document.addEventListener("closetchat:outbox", scrollToEnd);
   document.addEventListener("closetchat:answered", function () { if (atEnd) scrollToEnd(); });
-  document.addEventListener("htmx:afterSettle", scrollToEnd);
   document.addEventListener("DOMContentLoaded", scrollToEnd);
 
   // photos get their height only when they load, after the scroll above: while the reader is at

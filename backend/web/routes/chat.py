@@ -102,16 +102,18 @@ def delete_conversation(conversation_id: str, request: Request, session: Session
 
 @router.post("/predictions/{prediction_id}/feedback")
 def feedback(prediction_id: str, request: Request, session: SessionDep, owner: BrowserOwner,
-             label: str = Form(...), csrf_token: str = Form("")):
+             label: str = Form(...), csrf_token: str = Form(""), back: str = Form("")):
     check_csrf(request, csrf_token)
     row = predictions.give_feedback(session, owner, prediction_id, label)
     view = PredictionView.of(row)
     if is_htmx(request):
         template = "partials/history_row.html" if request.headers.get("hx-target", "").startswith("row-") \
             else "partials/reply.html"
-        return render(request, template, {"prediction": view, "p": view})
-    back = f"/c/{row.conversation_id}" if row.conversation_id else "/history"
-    return RedirectResponse(back, status_code=303)
+        # the reply stays open on its chips and says what was recorded, a confirmation included
+        return render(request, template, {"prediction": view, "p": view, "feedback": label})
+    if back == "history" or not row.conversation_id:
+        return RedirectResponse(f"/history#row-{row.id}", status_code=303)
+    return RedirectResponse(f"/c/{row.conversation_id}#reply-{row.id}", status_code=303)
 
 
 def error_bubble_response(request: Request, exc: ClosetChatError) -> Response:

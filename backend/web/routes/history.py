@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Annotated
 
@@ -46,7 +47,7 @@ class FilterQuery(BaseModel):
         return history.Filters(
             label=self.label or None, unsure=_optional_bool(self.unsure), corrected=_optional_bool(self.corrected),
             date_from=_optional_date(self.date_from), date_to=_optional_date(self.date_to),
-            sort=self.sort or "newest", page=page, per_page=per_page,
+            sort=self.sort or "newest", page=page, per_page=per_page, by_correction=True,
         ).validate()
 
 
@@ -58,10 +59,13 @@ def history_page(request: Request, session: SessionDep, owner: BrowserOwner, set
                  q: Query_, page: Annotated[int, Query(ge=1, le=1_000_000)] = 1):
     filters = q.filters(page, settings.history_page_size)
     charts = history.cached_summary(session, owner, filters, request.app.state.chart_cache)
+    last = max(1, -(-charts.total // filters.per_page))
+    if filters.page > last:  # a page past the end (rows deleted, an old link) shows the last one
+        filters = replace(filters, page=last)
     result = history.search(session, owner, filters, total=charts.total)
     context = {
         "page": result, "rows": [PredictionView.of(r) for r in result.items], "filters": filters,
-        "query": request.url.query,
+        "query": _without_page(request.url.query),
         "raw": {k: v or "" for k, v in q.model_dump().items()} | {"sort": q.sort},
         "class_counts": charts.class_counts,
         "confidence_bins": charts.confidence_bins,
@@ -69,6 +73,11 @@ def history_page(request: Request, session: SessionDep, owner: BrowserOwner, set
     if is_htmx(request) and request.headers.get("hx-target") == "history-body":
         return render(request, "partials/history_body.html", context)
     return render(request, "history.html", context)
+
+
+def _without_page(query: str) -> str:
+    """The query string less its page: the filters, which exports and page links add to."""
+    return "&".join(part for part in query.split("&") if part and not part.startswith("page="))
 
 
 def _download(body: str | bytes, media_type: str, filename: str) -> Response:
@@ -99,10 +108,12 @@ async def delete_selected(request: Request, session: SessionDep, owner: BrowserO
     form = await request.form(max_files=0, max_fields=history.MAX_PER_PAGE + 10)
     check_csrf(request, form.get("csrf_token"))
     ids = [str(v) for v in form.getlist("ids")][: history.MAX_PER_PAGE]
-    if not ids:
-        raise BadForm("select at least one prediction to delete")
-    await run_in_threadpool(history.delete, session, owner, ids, settings)
     back = "/history" + (f"?{form.get('query')}" if form.get("query") else "")
+    if not ids:
+        if is_htmx(request):  # said beside the button; the results stay as they are
+            return Response("Tick the predictions to delete first.", status_code=422, media_type="text/plain")
+        return RedirectResponse(back, status_code=303)
+    await run_in_threadpool(history.delete, session, owner, ids, settings)
     if is_htmx(request):
         return Response(status_code=200, headers={"HX-Location": back})
     return RedirectResponse(back, status_code=303)
