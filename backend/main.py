@@ -12,12 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.core.config import Settings, get_settings
 from backend.core.cors import CROSS_ORIGIN_PREFIXES, ApiCors
 from backend.core.db import make_engine, sqlite_file
-from backend.core.errors import ClosetChatError
+from backend.core.errors import ClosetChatError, ServiceBusy
 from backend.core.identity import BrowserIdentity
 from backend.core.metrics import Metrics, MetricsMiddleware
 from backend.core.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
@@ -124,6 +125,11 @@ def _add_error_handlers(app: FastAPI) -> None:
         response = error_bubble_response(request, exc)
         response.headers.update(exc.headers or {})
         return response
+
+    @app.exception_handler(PoolTimeout)
+    async def no_connection(request: Request, exc: PoolTimeout):
+        """Every connection busy for settings.db_pool_timeout: a quick 503 with Retry-After."""
+        return await closetchat_error(request, ServiceBusy("the server is busy; try again in a moment"))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

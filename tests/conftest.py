@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -113,16 +114,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("browser-data")
+@contextmanager
+def running_server(data_dir: Path, env: dict | None = None, command: list[str] | None = None):
+    """A real server on loopback over data_dir, ready to answer; yields its base URL.
+    command: what to run instead of plain uvicorn (e.g. `closetchat serve`), given the port."""
     port = free_port()
-    env = {**os.environ, "CLOSETCHAT_DATA_DIR": str(data_dir), "CLOSETCHAT_SECRET_KEY": "browser-test"}
+    env = {**os.environ, "CLOSETCHAT_DATA_DIR": str(data_dir), "CLOSETCHAT_SECRET_KEY": "browser-test", **(env or {})}
     url = database_url_for_test(data_dir)
     if url:
         env["CLOSETCHAT_DATABASE_URL"] = url
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1",
-                             "--port", str(port)], cwd=ROOT, env=env,
+    cmd = command or [sys.executable, "-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", "{port}"]
+    proc = subprocess.Popen([part.format(port=port) for part in cmd], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
@@ -135,9 +137,17 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("server did not become ready: " + proc.stdout.read().decode()[-2000:])
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_server(tmp_path_factory.mktemp("browser-data")) as base:
+        yield base
 
 
 def two_graph_shipment(tmp_path: Path) -> Path:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # bytes of full-size decoding in flight in one server process (backend.services.decoding)
     decode_budget_mb: int = 384
     decode_wait_seconds: float = 10.0  # a decode waiting longer for room gets a 503
+    db_pool_size: int = 20  # connections kept; as many again may be opened under load (SQLite)
+    # how long a request waits for a free database connection before it gets a 503 with Retry-After
+    db_pool_timeout: float = 3.0
     max_text_chars: int = 2000
     secret_key: str | None = None  # default: generated once, kept in data_dir/secret_key
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -3,6 +3,9 @@
 Every request gets a plain SQLModel Session (backend.core.deps.get_db) and every write ends in
 session.commit(), on both databases. Sessions are used from FastAPI's thread pool only, never on
 the event loop: a commit may wait for another writer (SQLite's busy timeout) or for the network.
+The pool (settings.db_pool_size, as many again in overflow: about the thread pool's 40 threads, each
+holding at most one connection) makes a request wait at most settings.db_pool_timeout for a
+connection; then it is answered 503 with Retry-After (backend.main), never left to hang.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from backend.core.config import Settings
 from backend.core.errors import NotFound
 
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another to commit before it fails
-POOL_SIZE = 20  # about the thread pool's size: each thread holds at most one connection
 
 
 def make_engine(settings: Settings, background_checkpoints: bool = False) -> Engine:
@@ -25,10 +27,12 @@ def make_engine(settings: Settings, background_checkpoints: bool = False) -> Eng
     does), so no request's commit stops to copy the WAL back into the database file."""
     url = settings.sqlalchemy_url
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=10)
+        return create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=10,
+                             pool_timeout=settings.db_pool_timeout)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
-                           pool_size=POOL_SIZE, max_overflow=POOL_SIZE)
+                           pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size,
+                           pool_timeout=settings.db_pool_timeout)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record):

@@ -11,7 +11,10 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", summary="The process is alive")
-def healthz():
+async def healthz():
+    """On the event loop, not the thread pool: under load every pool thread may be busy with
+    pages and sends, and liveness must not queue behind them (a probe would restart a server
+    that is only busy)."""
     return {"status": "ok"}
 
 
