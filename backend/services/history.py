@@ -51,6 +51,8 @@ class Filters:
             raise BadForm(f"page starts at 1 and per_page is 1 to {MAX_PER_PAGE}")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise BadForm("the start date is after the end date")
+        if date.max in (self.date_from, self.date_to):  # the day after it, where the range ends, overflows
+            raise BadForm(f"dates go up to {date.max - timedelta(days=1)}")
         return self
 
     def where(self, owner: str) -> list:
