@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 
@@ -53,6 +58,13 @@ def _worker(host: str, port: int, options: dict) -> None:
         sys.exit(STARTUP_FAILED)
 
 
+def _forget_metrics_of(pid: int) -> None:
+    """A dead worker's live gauges stop counting; its counters stay (they are the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
+
+
 class _Worker:
     """One worker process, started again when it dies; one that dies at start is retried ever more
     slowly, and given up on (WorkerCannotStart) after MAX_QUICK_DEATHS such deaths in a row."""
@@ -77,6 +89,7 @@ class _Worker:
             quick = now - self._started < QUICK_DEATH_S
             self._quick_deaths = self._quick_deaths + 1 if quick else 0
             code = self.process.exitcode
+            _forget_metrics_of(self.process.pid)
             if self._quick_deaths >= MAX_QUICK_DEATHS:
                 raise WorkerCannotStart(f"a worker failed to start {self._quick_deaths} times in a row "
                                         f"(last exit code {code}); its error is logged above")
@@ -91,9 +104,12 @@ class _Worker:
 def run(host: str, port: int, workers: int, **options) -> None:
     """Serve the app; with several workers, one SO_REUSEPORT socket each (Linux, BSD)."""
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR") or workers > 1:  # as the image sets it, even for one
+            _metrics_dir()
         uvicorn.run(APP, host=host, port=port, workers=workers, **options)
         return
     reuse_port_socket(host, port).close()  # fail here, once, if the port is taken or not ours
+    metrics_dir = _metrics_dir()
     logging.basicConfig(format="%(levelname)s:     %(message)s")  # the supervisor's own lines, as uvicorn's look
     stopping = False
 
@@ -115,9 +131,36 @@ def run(host: str, port: int, workers: int, **options) -> None:
         log.critical("%s; stopping", exc)
         raise SystemExit(1) from None
     finally:
-        for worker in pool:
-            worker.process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
-        for worker in pool:
-            worker.process.join(timeout=30)
-            if worker.process.is_alive():
-                worker.process.kill()
+        _stop_all(pool)
+        if metrics_dir.owned:
+            shutil.rmtree(metrics_dir.path, ignore_errors=True)
+
+
+def _stop_all(pool: list[_Worker]) -> None:
+    for worker in pool:
+        worker.process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+    for worker in pool:
+        worker.process.join(timeout=30)
+        if worker.process.is_alive():
+            worker.process.kill()
+
+
+@dataclass
+class _MetricsDir:
+    path: Path
+    owned: bool  # made here for this run, removed at the end
+
+
+def _metrics_dir() -> _MetricsDir:
+    """PROMETHEUS_MULTIPROC_DIR for the workers (backend/core/metrics.py), set before any of them
+    imports prometheus_client: the one given, emptied of a previous run's files, or a new temporary one."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink(missing_ok=True)
+        return _MetricsDir(path, owned=False)
+    path = Path(tempfile.mkdtemp(prefix="closetchat-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return _MetricsDir(path, owned=True)
