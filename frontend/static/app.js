@@ -56,6 +56,14 @@
     if (!title) return;
     document.title = title + " · ClosetChat";
     const chat = form.closest(".chat"); if (chat) chat.setAttribute("aria-label", title);
+    const heading = document.querySelector(".chat-header h1"); if (heading) heading.textContent = title;
+  });
+
+  // the skip link moves focus itself, so the next Tab goes on from the page's content
+  document.addEventListener("click", function (event) {
+    const skip = event.target.closest("a.skip-link");
+    const target = skip && document.querySelector(skip.getAttribute("href"));
+    if (target) { event.preventDefault(); target.focus(); }
   });
 
   // a correction swaps its reply or History row: focus returns to the chip or menu used, not <body>
