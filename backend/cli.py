@@ -82,50 +82,22 @@ def sweep(
 
 @app.command()
 def predict(
-    paths: Annotated[list[str], typer.Argument(help="Image files to classify.")],
+    paths: Annotated[list[str], typer.Argument(help="Image files, and folders to walk for images.")],
     url: Annotated[str | None, typer.Option(help="A running ClosetChat server; default: the local model.")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="CLOSETCHAT_API_KEY", help="Key for --url.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Files per request (the server takes 16 by default).")] = 16,
 ) -> None:
-    """Classify image files; one JSON line per file (errors included) on standard output."""
-    import json
-    from pathlib import Path
+    """Classify image files; one JSON line per file (errors included) on standard output. Exit code 1
+    when any file could not be answered, 2 when the server could not be used."""
+    from backend.predict_cli import ServerUnusable, expand, predict_local, predict_remote
 
-    if url:
-        import httpx
-
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=60) as client:
-            for path in paths:
-                try:
-                    data = Path(path).read_bytes()
-                except OSError as exc:
-                    typer.echo(json.dumps({"path": path, "error": str(exc)}))
-                    continue
-                r = client.post("/api/v1/predictions", files=[("files", (Path(path).name, data))])
-                body = r.json()
-                entry = body.get("results", [body])[0]
-                typer.echo(json.dumps({"path": path, **entry} if r.status_code < 300 or "results" in body
-                                      else {"path": path, "status": r.status_code, "detail": body.get("detail")}))
-        return
-
-    from ml import Classifier, UnreadableImage, open_image
-
-    clf = Classifier.load()
-    for path in paths:
-        if not Path(path).is_file():
-            typer.echo(json.dumps({"path": path, "error": "no such file"}))
-            continue
-        try:
-            result = clf.predict([open_image(path)])[0]
-        except (UnreadableImage, OSError) as exc:
-            typer.echo(json.dumps({"path": path, "error": str(exc)}))
-            continue
-        typer.echo(json.dumps({"path": path, "label": result.label, "index": result.index,
-                               "confidence": round(result.confidence, 6), "unsure": result.unsure,
-                               "probs": [round(p, 6) for p in result.probs],
-                               "top_k": [{"label": name, "score": round(s, 6)} for name, s in result.top_k],
-                               "model_version": clf.version}))
-
+    files = expand(paths)
+    try:
+        code = predict_remote(files, url, api_key, batch_size) if url else predict_local(files, batch_size)
+    except ServerUnusable as exc:
+        typer.echo(f"closetchat predict: {exc}", err=True)
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 if __name__ == "__main__":
     app()
