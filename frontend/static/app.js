@@ -93,7 +93,21 @@
       t.removeAttribute("data-local");
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
+  document.addEventListener("DOMContentLoaded", function () { localTimes(document); phonePanels(document); });
+
+  // on a phone, History's filters and charts start folded so the first rows are in view; a panel
+  // the reader opened stays open when the results are swapped
+  const opened = {};
+  function phonePanels(root) {
+    if (!window.matchMedia("(max-width: 700px)").matches) return;
+    root.querySelectorAll("details[data-phone-collapsed]:not([data-seen])").forEach(function (panel) {
+      panel.dataset.seen = "";
+      const name = panel.querySelector("summary").textContent;
+      panel.open = Boolean(opened[name]);
+      panel.addEventListener("toggle", function () { opened[name] = panel.open; });
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function () { phonePanels(document); });
 
   document.addEventListener("closetchat:outbox", scrollToEnd);
   document.addEventListener("closetchat:answered", function () { if (atEnd) scrollToEnd(); });

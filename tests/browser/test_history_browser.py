@@ -136,3 +136,24 @@ def test_correction_without_javascript_returns_to_history(server, browser, fashi
     page.wait_for_url(re.compile(r"/history"))
     expect(page.locator("tbody tr").first).to_contain_text("Dress (model: Trouser)")
     context.close()
+
+
+def test_phone_shows_the_thread_and_the_first_rows_without_scrolling(server, seeded, browser):
+    context = browser.new_context(storage_state=seeded, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(server + "/history")
+    first = page.locator("tbody tr").first
+    assert first.bounding_box()["y"] + first.bounding_box()["height"] <= 844  # filters, charts folded
+    expect(page.locator("details.panel").first).not_to_have_attribute("open", "")
+    page.get_by_text("Filters and sorting").click()
+    page.select_option("select[name=sort]", "oldest")  # the panel the reader opened stays open
+    expect(page.locator("tbody tr").first).to_contain_text("seed-0.png")
+    expect(page.locator("details.panel").first).to_have_attribute("open", "")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    page.goto(server + "/")
+    page.locator(".conversation-list a").first.click()
+    expect(page.locator(".reply")).to_have_count(52)
+    assert page.locator("#thread").bounding_box()["y"] < 150  # bars above the thread stay small
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
