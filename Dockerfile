@@ -1,5 +1,5 @@
 # ClosetChat, serve-only: ONNX Runtime answers, no torch in the image. Build the wheel in one stage,
-# install it alone in the next, run as a non-root user with data in /data.
+# install it in the next at the versions requirements.lock pins, run as a non-root user, data in /data.
 #   docker build -t closetchat . && docker run -p 8000:8000 -v closetchat:/data closetchat
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -15,7 +15,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
     CLOSETCHAT_DATA_DIR=/data \
     PROMETHEUS_MULTIPROC_DIR=/tmp/closetchat-metrics
 COPY --from=build /wheels /wheels
-RUN pip install /wheels/*.whl && rm -rf /wheels \
+COPY requirements.lock /wheels/
+RUN pip install -c /wheels/requirements.lock /wheels/*.whl && rm -rf /wheels \
     && useradd --create-home --uid 1000 closetchat && mkdir -p /data && chown closetchat /data
 USER closetchat
 WORKDIR /home/closetchat

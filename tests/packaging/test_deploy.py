@@ -53,3 +53,4 @@ def test_image_serves_without_torch_as_a_user_with_a_liveness_check():
     health = re.search(r"^HEALTHCHECK (.*?)\n\s+CMD (.*)$", dockerfile, re.M)
     assert "--start-period=" in health.group(1) and "/healthz" in health.group(2)
     assert "PROMETHEUS_MULTIPROC_DIR" in dockerfile
+    assert "pip install -c /wheels/requirements.lock /wheels/*.whl" in dockerfile

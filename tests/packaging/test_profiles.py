@@ -4,6 +4,7 @@ alembic/ are mapped into it under other names)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -25,6 +26,15 @@ def test_default_install_serves_without_torch_and_train_adds_it():
     train = PROJECT["project"]["optional-dependencies"]["train"]
     assert {"torch==2.14.1", "torchvision==0.29.1"} <= set(train)
     assert "onnx" in _names(train)
+
+
+def test_the_lock_pins_every_serving_dependency_and_no_torch():
+    """requirements.lock (scripts/lock.sh) pins one version of each package the serve profile needs."""
+    pins = [line for line in (ROOT / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")]
+    assert all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^=\s]+", pin) for pin in pins)
+    locked = {pin.split("==")[0].lower().replace("_", "-") for pin in pins}
+    assert _names(PROJECT["project"]["dependencies"]) <= locked
+    assert "torch" not in locked and "closetchat" not in locked
 
 
 def test_every_package_folder_goes_into_the_wheel():
