@@ -7,6 +7,11 @@ import re
 
 from ml import LABELS
 
+
+def percent(value: float) -> str:
+    """As the replies show it: "<1%" rather than a runner-up at "0%"."""
+    return f"{value * 100:.0f}%" if value >= 0.01 else "<1%"
+
 HELP = (
     "Send me a photo of one garment (drop it here, paste it, or use the camera button) and I'll "
     "tell you which of the ten Fashion-MNIST classes it is, how sure I am, and the runners-up. "
@@ -21,8 +26,8 @@ def _classes() -> str:
 def _explain_last(last) -> str:
     if last is None:
         return "I haven't classified anything in this chat yet. Send a photo and ask me again."
-    runners = ", ".join(f"{label} {score * 100:.0f}%" for label, score in last.top_k[1:])
-    shown = f"{last.confidence * 100:.0f}%"
+    runners = ", ".join(f"{label} {percent(score)}" for label, score in last.top_k[1:])
+    shown = percent(last.confidence)
     if last.certainty == "unsure":
         return (
             f"My closest match for “{last.filename}” was {last.label}, at only {shown}: too low for me to say "

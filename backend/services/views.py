@@ -44,7 +44,11 @@ class PredictionView:
         return tuple(json.loads(self.probs_json))
 
     @cached_property
-    def top_k(self) -> tuple[tuple[str, float], ...]:
+    def ranked(self) -> tuple[tuple[str, float], ...]:
+        """All ten classes, most likely first."""
         probs = self.probs
-        order = sorted(range(len(probs)), key=lambda i: -probs[i])[: self.k]
-        return tuple((LABELS[i], probs[i]) for i in order)
+        return tuple((LABELS[i], probs[i]) for i in sorted(range(len(probs)), key=lambda i: -probs[i]))
+
+    @property
+    def top_k(self) -> tuple[tuple[str, float], ...]:
+        return self.ranked[: self.k]

@@ -121,7 +121,7 @@ def test_thread_stays_at_the_newest_message_as_photos_load(server, page):
     page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
     for _ in range(2):  # as sent, then as reloaded
         expect(page.locator(".reply")).to_have_count(4)
-        page.wait_for_function("""() => [...document.querySelectorAll('#thread img')]
+        page.wait_for_function("""() => [...document.querySelectorAll('#thread .bubble.image img')]
                                       .every(img => img.complete && img.naturalHeight > 0)""")
         page.wait_for_timeout(300)
         gap = page.evaluate("() => { const t = document.getElementById('thread');"

@@ -160,3 +160,18 @@ def test_keyboard_photos_button_opens_the_picker_with_a_visible_ring(server, pag
     page.keyboard.press("Enter")
     page.wait_for_timeout(500)
     assert len(choosers) == 1 and choosers[0].is_multiple()
+
+
+def test_what_the_model_saw_on_demand(server, page, fashion_test):
+    requested = []
+    page.on("request", lambda r: requested.append(r.url) if "model-input" in r.url else None)
+    start_conversation(page, server, fashion_test)
+    assert requested == []  # made only when asked for
+    reply = page.locator(".reply").first
+    reply.get_by_text("What the model saw").click()
+    seen = reply.locator(".saw img")
+    expect(seen).to_be_visible()
+    page.wait_for_function("() => document.querySelector('.saw img').naturalWidth === 28")
+    assert seen.evaluate("el => [el.clientWidth, getComputedStyle(el).imageRendering]") == [112, "pixelated"]
+    expect(reply.locator(".all-classes li")).to_have_count(10)
+    expect(reply.locator(".all-classes li").first).to_contain_text("Ankle boot")
