@@ -142,16 +142,27 @@ def send(session: Session, owner: str, conversation_id: str | None, text: str, f
     if not messages:
         return result
     more = f" and {len(stored) - 1} more" if len(stored) > 1 else ""
-    title = _auto_title(conversation.title, stored[0].prediction.label + more if stored else text)
+    title = _auto_title(session, conversation, stored[0].prediction.label + more if stored else text)
     result.sidebar_changed = not was_on_top or conversation.title != title
     conversation.title, conversation.updated_at = title, utcnow()
     predictions.store(session, owner, answers, settings, conversation, [message for message, _ in messages])
     return result
 
 
-def _auto_title(title: str, first_words: str) -> str:
-    """A new conversation is named after what was first sent in it."""
-    return first_words[:TITLE_MAX] if title == "New chat" and first_words else title
+def _auto_title(session: Session, conversation: Conversation, first_words: str) -> str:
+    """A new conversation is named after what was first sent in it, numbered when the owner
+    already has one of that name ("Ankle boot", "Ankle boot (2)")."""
+    if conversation.title != "New chat" or not first_words:
+        return conversation.title
+    base = first_words[:TITLE_MAX]
+    stem = base[: TITLE_MAX - 6]
+    taken = set(session.exec(select(Conversation.title).where(
+        Conversation.owner == conversation.owner, col(Conversation.title).startswith(stem, autoescape=True))))
+    title, n = base, 1
+    while title in taken:
+        n += 1
+        title = f"{stem if len(base) > TITLE_MAX - 6 else base} ({n})"
+    return title
 
 
 def _message(conversation: Conversation, role: str, kind: str, text: str = "", upload: Upload | None = None,

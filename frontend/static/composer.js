@@ -250,6 +250,8 @@
       if (current === item) current = null;  // still preparing: pump() drops it
       failed(item, "cancelled");
     } else if (action === "retry") {
+      const t = $("thread");
+      if (t) t.appendChild(item.li);  // its answer comes after those already in
       setStatus(item, "Waiting…", ["cancel"]);
       queue.push(item);
       pump();

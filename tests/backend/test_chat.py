@@ -243,3 +243,12 @@ def test_sends_of_one_or_more_photos_answer_as_the_classifier_and_store_each(cli
     broken = client.post(url, data={"csrf_token": token}, files={"files": ("x.jpg", small[: len(small) // 2])}, headers=HX)
     assert broken.status_code == 422 and "damaged" in broken.text
     assert client.get(first.headers["location"]).text.count('class="reply"') == 5  # nothing stored
+
+
+def test_auto_titles_are_numbered_when_taken(client, fashion_test):
+    """Two chats that start with an Ankle boot are "Ankle boot" and "Ankle boot (2)"."""
+    token = csrf_of(client)
+    for _ in range(3):
+        client.post("/c", data={"csrf_token": token}, files={"files": ("b.png", fashion_png(fashion_test, 0), "image/png")})
+    page = client.get("/").text
+    assert re.findall(r'<li><a href="/c/[0-9a-f]+"\s*>([^<]+)</a>', page) == ["Ankle boot (3)", "Ankle boot (2)", "Ankle boot"]
