@@ -86,6 +86,7 @@ def predict(
     url: Annotated[str | None, typer.Option(help="A running ClosetChat server; default: the local model.")] = None,
     api_key: Annotated[str | None, typer.Option(envvar="CLOSETCHAT_API_KEY", help="Key for --url.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Files per request (the server takes 16 by default).")] = 16,
+    store: Annotated[bool, typer.Option(help="With --url: keep the photos in the server's history (--no-store: classify only).")] = True,
 ) -> None:
     """Classify image files; one JSON line per file (errors included) on standard output. Exit code 1
     when any file could not be answered, 2 when the server could not be used."""
@@ -93,7 +94,7 @@ def predict(
 
     files = expand(paths)
     try:
-        code = predict_remote(files, url, api_key, batch_size) if url else predict_local(files, batch_size)
+        code = predict_remote(files, url, api_key, batch_size, store) if url else predict_local(files, batch_size)
     except ServerUnusable as exc:
         typer.echo(f"closetchat predict: {exc}", err=True)
         raise typer.Exit(2) from None

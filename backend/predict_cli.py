@@ -49,14 +49,16 @@ def progress(done: int, total: int) -> None:
         print(f"\r{done}/{total} files", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
-def predict_remote(files: list[Path], url: str, api_key: str | None, batch: int = BATCH) -> int:
-    """Send the files to a running server, BATCH per request; the exit code (see the module)."""
+def predict_remote(files: list[Path], url: str, api_key: str | None, batch: int = BATCH, store: bool = True) -> int:
+    """Send the files to a running server, BATCH per request (kept in its history unless store is
+    False); the exit code (see the module)."""
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     ok, done = True, 0
     try:
-        with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=120) as client:
+        with httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=120,
+                          params={} if store else {"store": "false"}) as client:
             for group in batches(files, batch):
                 ok &= _send(client, group)
                 done += len(group)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.models import Prediction
 from backend.services.views import PredictionView
+from ml import LABELS
 
 
 class TopK(BaseModel):
@@ -22,8 +24,9 @@ class PredictionPublic(BaseModel):
         "top_k": [{"label": "Sneaker", "score": 0.97}, {"label": "Sandal", "score": 0.02},
                   {"label": "Ankle boot", "score": 0.01}],
         "unsure": False, "corrected_label": None, "model_version": "closetnet-w32-0123abcd",
-        "conversation_id": None, "created_at": "2026-11-24T18:00:00Z"}})
+        "conversation_id": None, "created_at": "2026-11-24T18:00:00Z", "kind": "prediction"}})
 
+    kind: Literal["prediction"] = Field("prediction", description="A stored prediction (see `results`)")
     id: str
     filename: str
     label: str
@@ -47,7 +50,31 @@ class PredictionPublic(BaseModel):
                    conversation_id=row.conversation_id, created_at=row.created_at)
 
 
+class Classification(BaseModel):
+    """An answer not kept (`?store=false`): the same fields as a prediction but no id, no image."""
+
+    kind: Literal["classification"] = "classification"
+    filename: str
+    label: str
+    index: int
+    confidence: float
+    probs: list[float] = Field(description="Ten probabilities in Fashion-MNIST class order")
+    top_k: list[TopK]
+    unsure: bool
+    model_version: str
+
+    @classmethod
+    def of(cls, filename: str, result, k: int = 3) -> Classification:
+        """From the model's answer (ml.Prediction), its top k taken from all ten probabilities."""
+        probs = list(result.probs)
+        order = sorted(range(len(probs)), key=lambda i: -probs[i])[:k]
+        return cls(filename=filename, label=result.label, index=result.index, confidence=result.confidence, probs=probs,
+                   top_k=[TopK(label=LABELS[i], score=probs[i]) for i in order], unsure=result.unsure,
+                   model_version=result.model_version)
+
+
 class FileError(BaseModel):
+    kind: Literal["error"] = "error"
     filename: str
     status: int
     detail: str
@@ -69,9 +96,10 @@ class ErrorBody(BaseModel):
 
 
 class BatchResult(BaseModel):
-    """One entry per file sent, in order: a prediction or that file's error."""
+    """One entry per file sent, in order: a prediction (a classification when not stored) or that
+    file's error, told apart by `kind` (an OpenAPI discriminator, so generated clients type them)."""
 
-    results: list[PredictionPublic | FileError]
+    results: list[Annotated[PredictionPublic | Classification | FileError, Field(discriminator="kind")]]
 
 
 class PredictionPage(BaseModel):

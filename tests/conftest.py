@@ -124,8 +124,12 @@ def running_server(data_dir: Path, env: dict | None = None, command: list[str] |
     if url:
         env["CLOSETCHAT_DATABASE_URL"] = url
     cmd = command or [sys.executable, "-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", "{port}"]
+    # the log goes to a file: a pipe nobody reads fills after some hundreds of access-log lines and
+    # then blocks the server mid-request (a long schemathesis run hung that way)
+    log = data_dir / "server.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([part.format(port=port) for part in cmd], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -136,7 +140,7 @@ def running_server(data_dir: Path, env: dict | None = None, command: list[str] |
             time.sleep(0.2)
     else:
         proc.kill()
-        pytest.fail("server did not become ready: " + proc.stdout.read().decode()[-2000:])
+        pytest.fail("server did not become ready: " + log.read_text(errors="replace")[-2000:])
     try:
         yield base
     finally:

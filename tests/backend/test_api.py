@@ -18,7 +18,7 @@ def test_batch_prediction_with_one_bad_file(client, fashion_test):
     assert r.status_code == 200
     results = r.json()["results"]
     assert [x.get("label") for x in results] == ["Ankle boot", None, "Trouser"]
-    assert results[1] == {"filename": "bad.jpg", "status": 415, "detail": results[1]["detail"]}
+    assert results[1] == {"kind": "error", "filename": "bad.jpg", "status": 415, "detail": results[1]["detail"]}
     first = results[0]
     assert len(first["probs"]) == 10 and abs(sum(first["probs"]) - 1) < 1e-3
     assert first["top_k"][0] == {"label": "Ankle boot", "score": first["confidence"]} and len(first["top_k"]) == 3

@@ -65,3 +65,25 @@ def test_openapi_is_ready_for_generated_clients(client):
     ids = [op["operationId"] for op in operations.values()]
     assert len(ids) == len(set(ids)) and all("_api_v1_" not in i for i in ids)
     assert {"list_predictions", "get_prediction", "fashion_mnist", "models_fashion_mnist"} <= set(ids)
+
+
+def test_store_false_classifies_a_batch_and_keeps_nothing(client, settings):
+    files = [("files", ("a.jpg", jpeg_bytes(), "image/jpeg")), ("files", ("b.txt", b"words", "text/plain"))]
+    r = client.post("/api/v1/predictions?store=false&top_k=4", files=files)
+    assert r.status_code == 200
+    answer, error = r.json()["results"]
+    assert answer["kind"] == "classification" and "id" not in answer and len(answer["top_k"]) == 4
+    assert answer["top_k"][0] == {"label": answer["label"], "score": answer["confidence"]}
+    assert error["kind"] == "error" and error["status"] == 415
+    assert client.get("/api/v1/predictions").json()["total"] == 0
+    assert not any(settings.uploads_dir.rglob("*.*")) and not any(settings.thumbs_dir.rglob("*.*"))
+    stored = client.post("/api/v1/predictions", files=files[:1]).json()["results"][0]
+    assert stored["kind"] == "prediction" and stored["id"]
+    assert stored["probs"] == [round(p, 6) for p in answer["probs"]]  # the same answer (stored to 6 places)
+
+
+def test_batch_results_are_a_discriminated_union(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    items = schemas["BatchResult"]["properties"]["results"]["items"]
+    assert items["discriminator"]["propertyName"] == "kind"
+    assert set(items["discriminator"]["mapping"]) == {"prediction", "classification", "error"}

@@ -87,5 +87,9 @@ def test_predict_through_a_running_server(server, tmp_path, fashion_test):
     assert result.exit_code == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert "id" in lines[0] and lines[1]["status"] == 415 and lines[2]["error"] == "no such file"
+    stored = httpx.get(server + "/api/v1/predictions").json()["total"]
+    result = runner.invoke(app, ["predict", expected[0], "--url", server, "--no-store"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["kind"] == "classification"
+    assert httpx.get(server + "/api/v1/predictions").json()["total"] == stored
     not_ours = runner.invoke(app, ["predict", expected[0], "--url", server + "/static"])
     assert not_ours.exit_code == 2 and "answered 405: not a ClosetChat answer" in not_ours.stderr

@@ -1,5 +1,6 @@
 """A bounded schemathesis run (its CLI) against /openapi.json of a real server: no server errors."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -20,5 +21,7 @@ def test_schemathesis_finds_no_server_error(server):
         capture_output=True, text=True, timeout=400,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "No issues found" in result.stdout, result.stdout[-2000:]
+    # a warning alone (random bytes in a multipart image field are mostly refused, as they should be)
+    # replaces "No issues found" but is no failure
+    assert re.search(r"Test cases:\s+(\d+) generated, \1 passed\s*\n", result.stdout), result.stdout[-2000:]
     print(result.stdout[-1500:])

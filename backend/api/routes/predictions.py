@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from backend.core.deps import ApiOwner, EngineDep, SessionDep, SettingsDep, UploadForm
 from backend.core.errors import BadForm
-from backend.schemas import BatchResult, ErrorBody, FeedbackIn, FileError, PredictionPage, PredictionPublic
+from backend.schemas import BatchResult, Classification, ErrorBody, FeedbackIn, FileError, PredictionPage, PredictionPublic
 from backend.services import history, predictions, storage
 
 router = APIRouter(prefix="/api/v1/predictions", tags=["predictions"])
@@ -36,6 +36,7 @@ ERRORS = {status: {"model": ErrorBody, "description": description} for status, d
     415: "Not an image",
     422: "Broken, empty or oversized (pixel count) image, or a malformed form",
 }.items()}
+StoreQuery = Annotated[bool, Query(description="false: classify only; nothing is kept (kind `classification`, no id)")]
 TopKQuery = Annotated[int, Query(ge=1, le=10, description="How many classes `top_k` lists, best first (1 to 10)")]
 
 
@@ -52,19 +53,28 @@ TopKQuery = Annotated[int, Query(ge=1, le=10, description="How many classes `top
     responses=ERRORS,
 )
 def create_predictions(form: UploadForm, session: SessionDep, owner: ApiOwner, settings: SettingsDep,
-                       engine: EngineDep, top_k: TopKQuery = 3):
+                       engine: EngineDep, top_k: TopKQuery = 3, store: StoreQuery = True):
     files = [f for f in form.files if f.field == "files"]
     if not files:
         raise BadForm("send one or more images in the multipart field “files”")
-    answers = predictions.create(session, owner, files, settings, engine)
-    results = [PredictionPublic.of(a.prediction, top_k) if a.prediction else
-               FileError(filename=a.filename, status=a.error.status_code, detail=a.error.message)
-               for a in answers]
+    if store:
+        answers = predictions.create(session, owner, files, settings, engine)
+    else:
+        answers = predictions.classify(files, settings, engine)
+    results = [_entry(a, top_k) for a in answers]
     body = BatchResult(results=results).model_dump(mode="json")
-    if not any(a.prediction for a in answers):
+    if not any(a.result for a in answers):
         first = answers[0].error
         return JSONResponse({"detail": first.message, **body}, status_code=first.status_code)
     return body
+
+
+def _entry(answer: predictions.Answer, top_k: int) -> PredictionPublic | Classification | FileError:
+    if answer.prediction is not None:
+        return PredictionPublic.of(answer.prediction, top_k)
+    if answer.result is not None:
+        return Classification.of(answer.filename, answer.result, top_k)
+    return FileError(filename=answer.filename, status=answer.error.status_code, detail=answer.error.message)
 
 
 @router.get("", response_model=PredictionPage, summary="List your predictions, newest first")
