@@ -7,7 +7,7 @@ import importlib.metadata
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from backend.core.body_limits import BodyGuard, raise_refusal
 from backend.core.config import Settings, get_settings
 from backend.core.cors import CROSS_ORIGIN_PREFIXES, ApiCors
 from backend.core.db import make_engine, sqlite_file
@@ -92,8 +93,10 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     from backend.web.routes import history as web_history
     from backend.web.routes import media
 
-    for router in (seed.router, web_chat.router, web_history.router, media.router, predictions.router, model.router, health.router):
+    for router in (seed.router, predictions.router, model.router, health.router):
         app.include_router(router)
+    for router in (web_chat.router, web_history.router, media.router):  # a refused post stops here
+        app.include_router(router, dependencies=[Depends(raise_refusal)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/docs", include_in_schema=False)
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
         )
 
     _add_error_handlers(app)
+    app.add_middleware(BodyGuard, settings=settings)  # inside the identity middleware: it reads the id
     app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ApiCors, origins=settings.cors_origins)

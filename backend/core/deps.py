@@ -13,6 +13,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from backend.core.body_limits import is_json_path
 from backend.core.config import Settings
 from backend.core.errors import CsrfFailed, Unauthorized
 from backend.core.identity import LOCAL_OWNER, BrowserIdentity, api_key_owner, browser_owner
@@ -59,8 +60,11 @@ async def get_api_owner(request: Request, header_key: Annotated[str | None, Secu
 
 async def get_upload_form(request: Request) -> AsyncIterator[IncomingForm]:
     """The multipart body (or one raw image body, as the field `files`), streamed in on the event
-    loop under the size and count caps; its part files are removed once the request is answered."""
+    loop under the size and count caps; its part files are removed once the request is answered.
+    A browser's token sent as the X-CSRF-Token header is checked before the body is read."""
     settings: Settings = request.app.state.settings
+    if "x-csrf-token" in request.headers and not is_json_path(request.url.path):
+        check_csrf(request, None)
     form = await read_upload(request, settings.incoming_dir, settings.max_upload_bytes, settings.max_files, "files")
     try:
         yield form
