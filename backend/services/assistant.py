@@ -10,6 +10,8 @@ from ml import LABELS
 
 def percent(value: float) -> str:
     """As the replies show it: "<1%" rather than a runner-up at "0%"."""
+    if value >= 0.995:  # never "100%": no answer is certain
+        return ">99%"
     return f"{value * 100:.0f}%" if value >= 0.01 else "<1%"
 
 HELP = (

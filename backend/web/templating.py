@@ -62,6 +62,8 @@ templates.env.filters["when"] = when
 
 
 def percent(value: float) -> str:
+    if value >= 0.995:  # never "100%": no answer is certain
+        return ">99%"
     return f"{value * 100:.0f}%" if value >= 0.01 else "<1%"
 
 
