@@ -20,6 +20,7 @@ from backend.core.config import Settings, get_settings
 from backend.core.cors import CROSS_ORIGIN_PREFIXES, ApiCors
 from backend.core.db import make_engine, sqlite_file
 from backend.core.errors import ClosetChatError, ServiceBusy
+from backend.core.hosts import AllowedHosts
 from backend.core.identity import BrowserIdentity
 from backend.core.metrics import Metrics, MetricsMiddleware
 from backend.core.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     _add_error_handlers(app)
     app.add_middleware(BodyGuard, settings=settings)  # inside the identity middleware: it reads the id
     app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
+    app.add_middleware(AllowedHosts, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ApiCors, origins=settings.cors_origins)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # origins (comma-separated, or *) whose pages may call the JSON API and the seed routes; empty: none
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host names the server answers to (comma-separated, or *); empty: in local mode loopback names,
+    # IP addresses and single-label names (backend.core.hosts), with API keys any
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     model_dir: Path | None = None  # default: the weights shipped in ml/weights
     inference_threads: int = 1
     max_batch: int = 32  # micro-batching: most images in one forward pass
@@ -45,7 +48,7 @@ class Settings(BaseSettings):
     cookie_secure: bool = False  # set true behind HTTPS
     history_page_size: int = 50
 
-    @field_validator("api_keys", "cors_origins", mode="before")
+    @field_validator("api_keys", "cors_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_keys(cls, value):
         if isinstance(value, str):
