@@ -28,10 +28,14 @@ def serve(
     reload: bool = False,
     access_log: Annotated[bool, typer.Option(help="Log a line per request.")] = True,
     log_level: Annotated[str, typer.Option(help="critical | error | warning | info | debug")] = "info",
+    log_format: Annotated[str, typer.Option(envvar="CLOSETCHAT_LOG_FORMAT", help="text | json (a JSON object a line)")] = "text",
 ) -> None:
     """Run the web app (uvicorn backend.main:app) with the CLOSETCHAT_* settings; several workers
     each get their own SO_REUSEPORT socket (backend/serving.py)."""
-    options = {"proxy_headers": True, "server_header": False, "access_log": access_log, "log_level": log_level}
+    from backend.core.logs import log_config
+
+    options = {"proxy_headers": True, "server_header": False, "access_log": access_log, "log_level": log_level,
+               "log_config": log_config(log_format, log_level)}
     if reload:
         import uvicorn
 

@@ -25,6 +25,7 @@ from backend.core.identity import BrowserIdentity
 from backend.core.metrics import Metrics, MetricsMiddleware
 from backend.core.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
 from backend.core.migrations import upgrade_to_head
+from backend.core.request_id import RequestIdMiddleware
 from backend.core.wal_checkpoints import WalCheckpointer
 from backend.services.inference import InferenceEngine
 from backend.services.revisions import RevisionCache
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ApiCors, origins=settings.cors_origins)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every layer and log line sees the id
     return app
 
 
