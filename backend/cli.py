@@ -29,13 +29,18 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log a line per request.")] = True,
     log_level: Annotated[str, typer.Option(help="critical | error | warning | info | debug")] = "info",
     log_format: Annotated[str, typer.Option(envvar="CLOSETCHAT_LOG_FORMAT", help="text | json (a JSON object a line)")] = "text",
+    limit_concurrency: Annotated[int, typer.Option(help="Connections and requests per worker; past it, 503 at once.")] = 1000,
+    timeout_keep_alive: Annotated[int, typer.Option(help="Seconds an idle connection is kept open.")] = 5,
+    header_timeout: Annotated[float, typer.Option(help="Seconds a request's headers may take to arrive.")] = 10.0,
 ) -> None:
     """Run the web app (uvicorn backend.main:app) with the CLOSETCHAT_* settings; several workers
-    each get their own SO_REUSEPORT socket (backend/serving.py)."""
+    each get their own SO_REUSEPORT socket (backend/serving.py). Request headers are capped in size
+    and time and connections in number (backend/core/http_limits.py)."""
+    from backend.core.http_limits import uvicorn_limits
     from backend.core.logs import log_config
 
     options = {"proxy_headers": True, "server_header": False, "access_log": access_log, "log_level": log_level,
-               "log_config": log_config(log_format, log_level)}
+               "log_config": log_config(log_format, log_level), **uvicorn_limits(limit_concurrency, timeout_keep_alive, header_timeout)}
     if reload:
         import uvicorn
 
