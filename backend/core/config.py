@@ -79,8 +79,14 @@ class Settings(BaseSettings):
         return self.data_dir / "incoming"
 
     def ensure_dirs(self) -> None:
+        """The data folders, readable by this user only (0700): they hold everyone's photos, the
+        database and the cookie-signing secret, and were world-readable under the usual umask."""
         for folder in (self.data_dir, self.uploads_dir, self.thumbs_dir, self.incoming_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            self.data_dir.chmod(0o700)  # also a data dir made before, or by someone else's mkdir
+        except PermissionError:  # not ours (a mounted volume): its owner decides
+            pass
 
     def resolved_secret(self) -> str:
         """The signing secret; generated once into data_dir. Workers starting together race to
@@ -89,9 +95,10 @@ class Settings(BaseSettings):
             return self.secret_key
         path = self.data_dir / "secret_key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             tmp = self.data_dir / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
-            tmp.write_text(secrets.token_urlsafe(32))
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+                fh.write(secrets.token_urlsafe(32))  # 0600 from the start: never readable by others
             try:
                 os.link(tmp, path)
             except FileExistsError:
