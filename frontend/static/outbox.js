@@ -6,7 +6,6 @@
 
   const MAX_SIDE = 1600;          // longest side sent, in pixels
   const SHRINK_OVER = 1500000;    // bytes: a smaller photo within MAX_SIDE is sent as it is
-  const MAX_FILES = 16;           // the server's per-request cap (CLOSETCHAT_MAX_FILES default)
   const queue = [];               // outbox items waiting to be sent, in order
   const items = new Map();        // every outbox item still shown, by id
   let current = null;             // the item in flight
@@ -49,8 +48,9 @@
   function enqueue(text, files) {
     const form = $("composer");
     if (!form) return;
+    const perSend = Number(form.dataset.maxFiles) || 16;  // the server's cap on files per message
     const chunks = [];
-    for (let i = 0; i < files.length; i += MAX_FILES) chunks.push(files.slice(i, i + MAX_FILES));
+    for (let i = 0; i < files.length; i += perSend) chunks.push(files.slice(i, i + perSend));
     if (!chunks.length) chunks.push([]);
     chunks.forEach(function (chunk, i) {
       const item = { id: nextId++, text: i === 0 ? text : "", files: chunk, xhr: null };
@@ -122,11 +122,31 @@
         item.shrunk = true;
       }
       if (current !== item) return;  // cancelled while preparing
-      await upload(item);
+      if (refuseTooBig(item)) await upload(item);
     } finally {
       if (current === item) current = null;
       pump();
     }
+  }
+
+  // a photo still over the server's cap once shrunk (one the browser cannot decode) is refused
+  // here, as the server would, without sending it first; true when something is left to send
+  function refuseTooBig(item) {
+    const form = $("composer");
+    const max = Number(form.dataset.maxBytes) || Infinity;
+    for (const file of item.files.filter((f) => f.size > max)) {
+      const li = el("li", "bubble assistant error");
+      const p = el("p");
+      p.setAttribute("role", "alert");
+      p.append(el("strong", "", "Sorry:"), " “" + file.name + "” is larger than " + form.dataset.maxMb + " MB");
+      li.appendChild(p);
+      item.li.after(li);
+    }
+    item.files = item.files.filter((f) => f.size <= max);
+    if (item.files.length || item.text) return true;
+    items.delete(item.id);
+    item.li.remove();
+    return false;
   }
 
   function upload(item) {

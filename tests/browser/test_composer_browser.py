@@ -180,3 +180,19 @@ def test_what_the_model_saw_on_demand(server, page, fashion_test):
     assert seen.evaluate("el => [el.clientWidth, getComputedStyle(el).imageRendering]") == [112, "pixelated"]
     expect(reply.locator(".all-classes li")).to_have_count(10)
     expect(reply.locator(".all-classes li").first).to_contain_text("Ankle boot")
+
+
+def test_a_photo_over_the_cap_is_refused_before_it_is_sent(server, page, fashion_test):
+    """One the browser cannot shrink (a 6 MB HEIC) is refused at once, not after its upload;
+    the photo sent with it is answered."""
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    start_conversation(page, server, fashion_test)
+    posts.clear()
+    page.set_input_files(FILES, files=[
+        {"name": "huge.heic", "mimeType": "image/heic", "buffer": b"\0" * 6_000_000},
+        {"name": "ok.png", "mimeType": "image/png", "buffer": fashion_png(fashion_test, 2)}])
+    page.click("#composer button[type=submit]")
+    expect(page.locator(".bubble.error")).to_contain_text("“huge.heic” is larger than 5 MB")
+    expect(page.locator(".reply")).to_have_count(2)
+    assert len(posts) == 1
