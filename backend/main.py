@@ -35,7 +35,7 @@ from ml import Classifier
 log = logging.getLogger("closetchat")
 
 
-JSON_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json")
+JSON_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/v2")
 
 
 def _wants_json(request: Request) -> bool:
@@ -90,12 +90,12 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.state.metrics = Metrics()
     app.state.chart_cache = RevisionCache()
 
-    from backend.api.routes import health, model, predictions, seed
+    from backend.api.routes import health, model, open_inference, predictions, seed
     from backend.web.routes import chat as web_chat
     from backend.web.routes import history as web_history
     from backend.web.routes import media
 
-    for router in (seed.router, predictions.router, model.router, health.router):
+    for router in (seed.router, predictions.router, model.router, health.router, open_inference.router):
         app.include_router(router)
     for router in (web_chat.router, web_history.router, media.router):  # a refused post stops here
         app.include_router(router, dependencies=[Depends(raise_refusal)])

@@ -1,5 +1,5 @@
 """CORS for the routes other sites' pages call: the seed's front end, served from its own origin,
-posts to /fashion-mnist; scripts in pages may call /api/. The chat and history pages get no CORS at
+posts to /fashion-mnist; scripts in pages may call /api/ and /v2/. The chat and history pages get no CORS at
 all (they use the cookie and CSRF token, same-origin only). Origins come from CLOSETCHAT_CORS_ORIGINS;
 no credentials are allowed, since the API authenticates with a header, never a cookie."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-CROSS_ORIGIN_PREFIXES = ("/api/", "/fashion-mnist", "/models/")
+CROSS_ORIGIN_PREFIXES = ("/api/", "/fashion-mnist", "/models/", "/v2/")  # /v2/: the Open Inference Protocol
 
 
 class ApiCors:
