@@ -182,10 +182,14 @@ def export_csv(session: Session, owner: str, filters: Filters) -> str:
     for row in _all(session, owner, filters):
         record = _export_row(row)
         # keep spreadsheet apps from running user-supplied names as formulas
-        if record["filename"][:1] in ("=", "+", "-", "@", "\t", "\r"):
-            record["filename"] = "'" + record["filename"]
+        record["filename"] = spreadsheet_safe(record["filename"])
         writer.writerow(record)
     return buffer.getvalue()
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A user's text as a CSV cell no spreadsheet runs as a formula (=HYPERLINK(...) and the like)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def export_json(session: Session, owner: str, filters: Filters) -> str:
@@ -213,6 +217,7 @@ def export_corrections_zip(session: Session, owner: str, settings: Settings) -> 
                 upload.content_type, ".img")
             name = f"{folder}/{prediction.id}{ext}"
             archive.write(source, name)
-            writer.writerow([name, prediction.corrected_label, prediction.label, upload.filename, prediction.id])
+            writer.writerow([name, prediction.corrected_label, prediction.label, spreadsheet_safe(upload.filename),
+                             prediction.id])
         archive.writestr("labels.csv", labels.getvalue())
     return buffer.getvalue()

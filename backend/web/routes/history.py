@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -103,12 +104,19 @@ def export_corrections(session: SessionDep, owner: BrowserOwner, settings: Setti
                      "closetchat-corrections.zip")
 
 
+def _back_to(query: str) -> str:
+    """History with the filters the form came from, as a Location header can carry them: a CR or LF
+    typed into the field made an invalid header, and the connection dropped after the delete had
+    committed. Anything outside a query string's characters is percent-encoded."""
+    return "/history" + (f"?{quote(query, safe='=&+%,;:@-_.~/')}" if query else "")
+
+
 @router.post("/delete")
 async def delete_selected(request: Request, session: SessionDep, owner: BrowserOwner, settings: SettingsDep):
     form = await request.form(max_files=0, max_fields=history.MAX_PER_PAGE + 10)
     check_csrf(request, form.get("csrf_token"))
     ids = [str(v) for v in form.getlist("ids")][: history.MAX_PER_PAGE]
-    back = "/history" + (f"?{form.get('query')}" if form.get("query") else "")
+    back = _back_to(str(form.get("query") or ""))
     if not ids:
         if is_htmx(request):  # said beside the button; the results stay as they are
             return Response("Tick the predictions to delete first.", status_code=422, media_type="text/plain")
