@@ -37,12 +37,15 @@ def parse_request(body: bytes, header_length: str | None) -> tuple[dict, list[Te
         raise BadForm("an inference request needs a list of inputs")
     blob, at, tensors = body[size:], 0, []
     for spec in request["inputs"]:
-        raw_size = (spec.get("parameters") or {}).get("binary_data_size")
-        if raw_size is not None:
-            raw, at = blob[at:at + int(raw_size)], at + int(raw_size)
-            tensors.append(_from_bytes(spec, raw))
-        else:
-            tensors.append(_from_json(spec))
+        try:  # whatever shape a client's JSON takes, a malformed request is a 400, never a 500
+            raw_size = (spec.get("parameters") or {}).get("binary_data_size")
+            if raw_size is not None:
+                raw, at = blob[at:at + int(raw_size)], at + int(raw_size)
+                tensors.append(_from_bytes(spec, raw))
+            else:
+                tensors.append(_from_json(spec))
+        except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+            raise BadForm(f"malformed input: {exc}") from None
     return request, tensors
 
 
@@ -75,8 +78,8 @@ def _from_json(spec: dict) -> Tensor:
     if datatype == "UINT8":
         try:
             return Tensor(name, datatype, shape, np.asarray(data, dtype=np.uint8).reshape(shape))
-        except (TypeError, ValueError):
-            raise BadForm(f"input {name}: data does not fit shape {shape}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise BadForm(f"input {name}: data does not fit shape {shape} as values 0 to 255") from None
     if datatype == "BYTES":  # JSON carries bytes as strings: an encoded image as base64
         flat = np.asarray(data, dtype=object).ravel().tolist() if data is not None else []
         try:
@@ -88,10 +91,18 @@ def _from_json(spec: dict) -> Tensor:
 
 def wants_binary(request: dict, output: str) -> bool:
     """Binary output when the request asks for it overall or for this output."""
-    for spec in request.get("outputs") or []:
+    for spec in _dicts(request.get("outputs")):
         if spec.get("name") == output:
-            return bool((spec.get("parameters") or {}).get("binary_data", False))
-    return bool((request.get("parameters") or {}).get("binary_data_output", False))
+            return bool(_dict(spec.get("parameters")).get("binary_data", False))
+    return bool(_dict(request.get("parameters")).get("binary_data_output", False))
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _dicts(value) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def encode_response(header: dict, outputs: list[tuple[dict, np.ndarray | list[bytes]]], request: dict) -> tuple[bytes, int | None]:
