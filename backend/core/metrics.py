@@ -35,6 +35,9 @@ class Metrics:
                                        buckets=LATENCY_BUCKETS, registry=self.registry)
         self.batch_size = Histogram("closetchat_model_batch_size", "Images per forward pass",
                                     buckets=(1, 2, 4, 8, 16, 32, 64), registry=self.registry)
+        # images handed to the batcher and not yet in a forward pass: how far the model is behind
+        self.queue_images = Gauge("closetchat_model_queue_images", "Images waiting for the model",
+                                  registry=self.registry, multiprocess_mode="livesum")
         self.model_info = Gauge("closetchat_model_info", "The model being served", ["version", "runtime"],
                                 registry=self.registry, multiprocess_mode="max")
         if not multiprocess_dir():

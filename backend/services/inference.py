@@ -45,6 +45,8 @@ class InferenceEngine:
         if flags.shape != (len(arrays),):
             raise ValueError("dataset_form needs one flag per array")
         future: Future = Future()
+        if self.metrics is not None:  # counted before it can be taken, so the gauge never dips below 0
+            self.metrics.queue_images.inc(len(arrays))
         self._queue.put((arrays, flags, future))
         return future.result()
 
@@ -72,6 +74,8 @@ class InferenceEngine:
                     break
                 pending.append(nxt)
                 count += len(nxt[0])
+            if self.metrics is not None:
+                self.metrics.queue_images.dec(count)
             self._run(pending)
 
     def _run(self, pending: list[tuple[np.ndarray, Future]]) -> None:

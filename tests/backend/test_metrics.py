@@ -22,7 +22,7 @@ ROUTE = 'route="/fashion-mnist"'
 def _sample(text: str, name: str, labels: str = "") -> float:
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + "{") and labels in line:
+        if (line.startswith(name + "{") or line.startswith(name + " ")) and labels in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
 
@@ -77,3 +77,24 @@ def test_two_workers_one_scrape_counts_every_request(tmp_path, fashion_test):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=40)
+
+
+def test_model_queue_gauge_counts_waiting_images_and_returns_to_zero(classifier, fashion_test):
+    """Eight threads hand the batcher 5 images each at once: every image counted in is counted out
+    when its pass takes it, so the gauge is back at 0 once all are answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from backend.core.metrics import Metrics
+    from backend.services.inference import InferenceEngine
+
+    metrics = Metrics()
+    engine = InferenceEngine(classifier, max_batch=8, max_wait_ms=0, metrics=metrics)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i: engine.predict_arrays(fashion_test.images[i * 5:(i + 1) * 5]), range(8)))
+    finally:
+        engine.close()
+    assert [len(a) for a in answers] == [5] * 8
+    text = metrics.exposition().decode()
+    assert "closetchat_model_queue_images 0.0" in text
+    assert _sample(text, "closetchat_model_batch_size_count") >= 2  # they were batched, several passes
