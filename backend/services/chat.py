@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete as sa_delete
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from backend.core.config import Settings
@@ -15,6 +16,7 @@ from backend.services import assistant, predictions
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
 from backend.services.views import PredictionView
+from ml import LABELS
 
 TITLE_MAX = 80
 
@@ -46,11 +48,19 @@ class SendResult:
         return 200
 
 
-def list_conversations(session: Session, owner: str, limit: int = 100) -> list[Conversation]:
-    return list(session.exec(
-        select(Conversation).where(Conversation.owner == owner)
-        .order_by(col(Conversation.updated_at).desc()).limit(limit)
-    ))
+def list_conversations(session: Session, owner: str, limit: int = 100, search: str = "") -> list[Conversation]:
+    """The owner's conversations, latest first; with search, those whose title holds it or with
+    a photo answered (or corrected) as a class whose name holds it."""
+    statement = select(Conversation).where(Conversation.owner == owner)
+    search = " ".join(search.split())[:TITLE_MAX]
+    if search:
+        classes = [label for label in LABELS if search.lower() in label.lower()]
+        answered = select(Prediction.conversation_id).where(
+            Prediction.owner == owner, col(Prediction.conversation_id).is_not(None),
+            or_(col(Prediction.label).in_(classes), col(Prediction.corrected_label).in_(classes)))
+        statement = statement.where(or_(col(Conversation.title).icontains(search, autoescape=True),
+                                        col(Conversation.id).in_(answered)))
+    return list(session.exec(statement.order_by(col(Conversation.updated_at).desc()).limit(limit)))
 
 
 def get_conversation(session: Session, owner: str, conversation_id: str) -> Conversation:

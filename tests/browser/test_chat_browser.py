@@ -128,3 +128,29 @@ def test_thread_stays_at_the_newest_message_as_photos_load(server, page):
                             " return t.scrollHeight - t.scrollTop - t.clientHeight; }")
         assert gap < 5, f"thread left {gap}px above its end"
         page.reload()
+
+
+def test_search_chats_by_name_or_class(server, page, fashion_test):
+    """The sidebar's search matches a chat's name or a class one of its photos was answered (or
+    corrected) as."""
+    for index in (0, 2):  # an Ankle boot chat, a Trouser chat
+        page.goto(server + "/")
+        page.set_input_files("#composer input[type=file][multiple]",
+                             files=[{"name": f"s{index}.png", "mimeType": "image/png",
+                                     "buffer": fashion_png(fashion_test, index)}])
+        page.click("#composer button[type=submit]")
+        page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
+        expect(page.locator(".reply")).to_have_count(1)
+    page.fill("#title", "Holiday packing")
+    page.get_by_role("button", name="Rename").click()
+    expect(page).to_have_title("Holiday packing · ClosetChat")
+    chats = page.locator("#conversation-list a")
+    page.fill("#search", "boot")
+    expect(chats).to_have_text(["Ankle boot"])
+    page.fill("#search", "trous")  # the Trouser photo's chat, renamed
+    expect(chats).to_have_text(["Holiday packing"])
+    expect(chats.first).to_have_attribute("aria-current", "page")
+    page.fill("#search", "sneaker")
+    expect(page.locator("#conversation-list")).to_contain_text("No chat matches “sneaker”.")
+    page.fill("#search", "")
+    expect(chats).to_have_count(2)

@@ -6,7 +6,9 @@ multipart body is streamed in first, on the event loop, by the UploadForm depend
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Form, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from backend.core.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, UploadForm, check_csrf
@@ -18,10 +20,11 @@ from backend.web.templating import is_htmx, render
 router = APIRouter(tags=["chat"], include_in_schema=False)
 
 
-def _page(request, session, owner, conversation, bubbles=None, status_code=200):
+def _page(request, session, owner, conversation, bubbles=None, status_code=200, search=""):
     return render(request, "chat.html", {
         "conversation": conversation,
-        "conversations": chat.list_conversations(session, owner),
+        "conversations": chat.list_conversations(session, owner, search=search),
+        "search": search,
         "bubbles": bubbles if bubbles is not None else (chat.thread(session, conversation) if conversation else []),
         "error": None,
     }, status_code=status_code)
@@ -57,15 +60,28 @@ def post_message(conversation_id: str, request: Request, form: UploadForm, sessi
     return _bubbles_or_page(request, session, owner, result.conversation, result)
 
 
+Search = Annotated[str, Query(max_length=200)]
+
+
 @router.get("/")
-def home(request: Request, session: SessionDep, owner: BrowserOwner):
-    return _page(request, session, owner, None)
+def home(request: Request, session: SessionDep, owner: BrowserOwner, q: Search = ""):
+    return _page(request, session, owner, None, search=q)
 
 
 @router.get("/c/{conversation_id}")
-def conversation_page(conversation_id: str, request: Request, session: SessionDep, owner: BrowserOwner):
+def conversation_page(conversation_id: str, request: Request, session: SessionDep, owner: BrowserOwner,
+                      q: Search = ""):
     conversation = chat.get_conversation(session, owner, conversation_id)
-    return _page(request, session, owner, conversation)
+    return _page(request, session, owner, conversation, search=q)
+
+
+@router.get("/conversations")
+def conversation_list(request: Request, session: SessionDep, owner: BrowserOwner, q: Search = "",
+                      current: Search = ""):
+    """The sidebar's list, searched by title or class as the reader types (HTMX)."""
+    return render(request, "partials/conversation_list.html", {
+        "conversations": chat.list_conversations(session, owner, search=q), "search": q,
+        "conversation": {"id": current}})
 
 
 def _bubbles_or_page(request, session, owner, conversation, result: chat.SendResult):
