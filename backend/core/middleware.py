@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
-from backend.core.identity import COOKIE_MAX_AGE, COOKIE_NAME, BrowserIdentity
+from backend.core.identity import COOKIE_MAX_AGE, COOKIE_NAME, RENEW_AFTER, BrowserIdentity
 
 CSP = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
@@ -31,14 +31,17 @@ class BrowserId:
         self._identity = identity
         self._cookie_header = cookie_header
         self._value: str | None = None
-        self.issued = False
+        self.issued = False  # a new id: no valid cookie came
+        self.renew = False  # the cookie's signature is old enough to be signed again
 
     @property
     def value(self) -> str:
         if self._value is None:
-            self._value = self._identity.verify(_cookie_value(self._cookie_header))
-            if self._value is None:
+            read = self._identity.read(_cookie_value(self._cookie_header))
+            if read is None:
                 self._value, self.issued = self._identity.new_id(), True
+            else:
+                self._value, self.renew = read[0], read[1] >= RENEW_AFTER
         return self._value
 
 
@@ -84,7 +87,7 @@ class BrowserIdentityMiddleware:
         may_issue = may_issue_cookie(scope)
 
         async def send_with_cookie(message):
-            if may_issue and browser.issued and message["type"] == "http.response.start":
+            if may_issue and (browser.issued or browser.renew) and message["type"] == "http.response.start":
                 attrs = f"; Max-Age={COOKIE_MAX_AGE}; Path=/; HttpOnly; SameSite=Lax"
                 if self.secure:
                     attrs += "; Secure"
