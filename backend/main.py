@@ -25,6 +25,7 @@ from backend.core.identity import BrowserIdentity
 from backend.core.metrics import Metrics, MetricsMiddleware
 from backend.core.middleware import BrowserIdentityMiddleware, SecurityHeadersMiddleware
 from backend.core.migrations import upgrade_to_head
+from backend.core.ops_access import OpsAccess
 from backend.core.request_id import RequestIdMiddleware
 from backend.core.wal_checkpoints import WalCheckpointer
 from backend.services.inference import InferenceEngine
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.add_middleware(BodyGuard, settings=settings)  # inside the identity middleware: it reads the id
     app.add_middleware(BrowserIdentityMiddleware, identity=app.state.identity, secure=settings.cookie_secure)
     app.add_middleware(AllowedHosts, settings=settings)
+    app.add_middleware(OpsAccess, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ApiCors, origins=settings.cors_origins)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

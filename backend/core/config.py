@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # Host names the server answers to (comma-separated, or *); empty: in local mode loopback names,
     # IP addresses and single-label names (backend.core.hosts), with API keys any
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # with API keys, /metrics and /docs (+ /openapi.json) need a key too unless these say otherwise
+    public_metrics: bool = False
+    public_docs: bool = False
     model_dir: Path | None = None  # default: the weights shipped in ml/weights
     inference_threads: int = 1
     max_batch: int = 32  # micro-batching: most images in one forward pass
