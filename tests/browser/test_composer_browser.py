@@ -174,9 +174,9 @@ def test_what_the_model_saw_on_demand(server, page, fashion_test):
     assert requested == []  # made only when asked for
     reply = page.locator(".reply").first
     reply.get_by_text("What the model saw").click()
-    seen = reply.locator(".saw img")
+    seen = reply.locator(".saw img").first
     expect(seen).to_be_visible()
-    page.wait_for_function("() => document.querySelector('.saw img').naturalWidth === 28")
+    page.wait_for_function("() => [...document.querySelectorAll('.saw img')].every(i => i.naturalWidth === 28)")
     assert seen.evaluate("el => [el.clientWidth, getComputedStyle(el).imageRendering]") == [112, "pixelated"]
     expect(reply.locator(".all-classes li")).to_have_count(10)
     expect(reply.locator(".all-classes li").first).to_contain_text("Ankle boot")

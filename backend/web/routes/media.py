@@ -1,18 +1,14 @@
-"""The photos a browser's chat and History show: thumbnails, originals and the 28×28 image the
-model was given, owner-checked."""
+"""The photos a browser's chat and History show: thumbnails, originals, and for an answer the
+28×28 image the model was given and a map of what moved it; all owner-checked."""
 
 from __future__ import annotations
 
-import io
-
 from fastapi import APIRouter, Response
-from PIL import Image
 
 from backend.core.db import get_owned
-from backend.core.deps import BrowserOwner, SessionDep, SettingsDep
-from backend.models import Upload
-from backend.services import storage
-from ml import open_image, to_fashion_mnist
+from backend.core.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep
+from backend.models import Prediction, Upload
+from backend.services import explain, storage
 
 router = APIRouter(tags=["media"], include_in_schema=False)
 
@@ -27,13 +23,25 @@ def original(upload_id: str, session: SessionDep, owner: BrowserOwner, settings:
     return storage.image_response(settings, get_owned(session, Upload, upload_id, owner, "image"))
 
 
+_MADE_HEADERS = {"Cache-Control": "private, max-age=86400", "Content-Disposition": "inline"}
+
+
 @router.get("/media/{upload_id}/model-input")
 def model_input(upload_id: str, session: SessionDep, owner: BrowserOwner, settings: SettingsDep):
     """What the model saw: the stored photo decoded and brought to Fashion-MNIST form as the
     answer was made (the same open_image and to_fashion_mnist), made only when asked for."""
     upload = get_owned(session, Upload, upload_id, owner, "image")
-    pixels = to_fashion_mnist(open_image(storage.upload_path(settings, upload)))
-    out = io.BytesIO()
-    Image.fromarray(pixels, "L").save(out, "PNG")
-    return Response(out.getvalue(), media_type="image/png",
-                    headers={"Cache-Control": "private, max-age=86400", "Content-Disposition": "inline"})
+    pixels, _ = explain.model_input(storage.upload_path(settings, upload))
+    return Response(explain.png(pixels), media_type="image/png", headers=_MADE_HEADERS)
+
+
+@router.get("/predictions/{prediction_id}/heatmap")
+def heatmap(prediction_id: str, session: SessionDep, owner: BrowserOwner, settings: SettingsDep,
+            engine: EngineDep):
+    """What moved the answer: the model input with, in red, where covering it cost the answered
+    class most (by the model serving now), made only when asked for."""
+    prediction = get_owned(session, Prediction, prediction_id, owner, "prediction")
+    upload = get_owned(session, Upload, prediction.upload_id, owner, "image")
+    pixels, dataset_form = explain.model_input(storage.upload_path(settings, upload))
+    heat = explain.occlusion(engine, pixels, dataset_form, prediction.label_index)
+    return Response(explain.png(pixels, heat), media_type="image/png", headers=_MADE_HEADERS)
