@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend.core.body_limits import BodyGuard, raise_refusal
 from backend.core.config import Settings, get_settings
-from backend.core.cors import CROSS_ORIGIN_PREFIXES, ApiCors
+from backend.core.cors import ApiCors, is_cross_origin_path
 from backend.core.db import make_engine, sqlite_file
 from backend.core.errors import ClosetChatError, ServiceBusy
 from backend.core.hosts import AllowedHosts
@@ -36,14 +36,14 @@ from ml import Classifier
 log = logging.getLogger("closetchat")
 
 
-JSON_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/v2")
+JSON_PATHS = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/v2", "/ping")
 
 
 def _wants_json(request: Request) -> bool:
     """JSON errors for API clients, pages for browsers: by path (the API, the seed routes), or by an
     Accept header asking for JSON and not for HTML (a script's 404 on a mistyped path)."""
     path = request.url.path
-    if path.startswith(CROSS_ORIGIN_PREFIXES) or path in JSON_PATHS:
+    if is_cross_origin_path(path) or path in JSON_PATHS:
         return True
     accept = request.headers.get("accept", "")
     return "json" in accept and "text/html" not in accept
@@ -91,12 +91,13 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.state.metrics = Metrics()
     app.state.chart_cache = RevisionCache()
 
-    from backend.api.routes import health, model, open_inference, predictions, seed
+    from backend.api.routes import health, model, open_inference, predictions, seed, torchserve
     from backend.web.routes import chat as web_chat
     from backend.web.routes import history as web_history
     from backend.web.routes import media
 
-    for router in (seed.router, predictions.router, model.router, health.router, open_inference.router):
+    for router in (seed.router, predictions.router, model.router, health.router, open_inference.router,
+                   torchserve.router):
         app.include_router(router)
     for router in (web_chat.router, web_history.router, media.router):  # a refused post stops here
         app.include_router(router, dependencies=[Depends(raise_refusal)])

@@ -18,20 +18,20 @@ import re
 from fastapi import Request
 
 from backend.core.config import Settings
-from backend.core.cors import CROSS_ORIGIN_PREFIXES
+from backend.core.cors import is_cross_origin_path
 from backend.core.errors import ClosetChatError, CsrfFailed, RequestTooLarge
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SMALL_BODY = 64 * 1024  # a rename, a delete of a page of rows, a correction: a few KB at most
 UPLOAD_OVERHEAD = 1024 * 1024  # the form's text fields and part headers beside its files
-UPLOAD_PATHS = re.compile(r"^/(c|c/[^/]+/messages|api/v1/predictions|fashion-mnist|models/fashion-mnist|v2/models/[^/]+/infer)/?$")
+UPLOAD_PATHS = re.compile(r"^/(c|c/[^/]+/messages|api/v1/predictions|fashion-mnist|models/fashion-mnist|v2/models/[^/]+/infer|predictions/[^/]+)/?$")
 EXPIRED = "this form has expired; reload the page and try again"
 
 
 def is_json_path(path: str) -> bool:
     """Routes scripts and other sites call (the API, the seed's paths), answered in JSON and never
     authenticated by the cookie; the rest are the browser's pages and forms."""
-    return path.startswith(CROSS_ORIGIN_PREFIXES)
+    return is_cross_origin_path(path)
 
 
 class BodyGuard:
