@@ -109,6 +109,25 @@
   }
   document.addEventListener("htmx:afterSettle", function () { phonePanels(document); });
 
+  // keyboard shortcuts (listed in the "?" dialog), only while not typing in a field
+  const shortcuts = {
+    "n": function () { window.location.assign("/"); },
+    "h": function () { window.location.assign("/history"); },
+    "c": function () { const t = document.getElementById("text"); if (t) t.focus(); },
+    "/": function () { const s = document.getElementById("search"); if (s) s.focus(); },
+    "?": function () { const d = document.getElementById("shortcuts"); if (d && !d.open) d.showModal(); },
+  };
+  document.addEventListener("keydown", function (event) {
+    const target = event.target;
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    if (target.closest("input, textarea, select, [contenteditable], dialog")) return;
+    const action = shortcuts[event.key];
+    if (action) { event.preventDefault(); action(); }
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-shortcuts]")) shortcuts["?"]();
+  });
+
   document.addEventListener("closetchat:outbox", scrollToEnd);
   document.addEventListener("closetchat:answered", function () { if (atEnd) scrollToEnd(); });
   document.addEventListener("DOMContentLoaded", scrollToEnd);

@@ -94,3 +94,31 @@ def test_send_and_correct_with_the_keyboard_alone(server, page, fashion_test):
     expect(focused).to_be_focused()
     assert focused.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"
     assert errors == []
+
+
+def test_keyboard_shortcuts_and_their_help(server, page, fashion_test):
+    errors = console_errors(page)
+    page.goto(server + "/history")
+    page.keyboard.press("?")
+    dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("New chat")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.keyboard.press("n")
+    page.wait_for_url(server + "/")
+    page.keyboard.press("/")
+    expect(page.locator("#search")).to_be_focused()
+    page.keyboard.type("c")  # typed into the search field, not a shortcut
+    expect(page.locator("#search")).to_have_value("c")
+    page.locator("main").focus()
+    page.keyboard.press("c")
+    expect(page.locator("#text")).to_be_focused()
+    page.get_by_role("button", name="Keyboard shortcuts").click()
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+    page.locator("main").focus()
+    page.keyboard.press("h")
+    page.wait_for_url(server + "/history")
+    assert errors == []
