@@ -31,7 +31,8 @@ async def ping(request: Request):
     return JSONResponse({"status": "Healthy" if healthy else "Unhealthy"}, status_code=200 if healthy else 503)
 
 
-@router.api_route("/predictions/{name}", methods=["POST", "PUT"], summary="Classify one image (TorchServe): the top 5 classes")
+@router.put("/predictions/{name}", include_in_schema=False)  # `curl -T`; one operation id in the schema
+@router.post("/predictions/{name}", summary="Classify one image (TorchServe): the top 5 classes")
 async def torchserve_predict(name: str, request: Request, settings: SettingsDep, engine: EngineDep):
     if name != MODEL:
         return _error(404, f"Model not found: {name}")
