@@ -19,6 +19,7 @@ from backend.core.body_limits import BodyGuard, raise_refusal
 from backend.core.config import Settings, get_settings
 from backend.core.cors import ApiCors, is_cross_origin_path
 from backend.core.db import make_engine, sqlite_file
+from backend.core.draining import Drain
 from backend.core.errors import ClosetChatError, ServiceBusy
 from backend.core.hosts import AllowedHosts
 from backend.core.identity import BrowserIdentity
@@ -65,6 +66,7 @@ def _lifespan(settings: Settings, classifier: Classifier | None):
         app.state.checkpointer = WalCheckpointer(database) if database else None
         if app.state.checkpointer:
             app.state.checkpointer.start()
+        app.state.drain.install()  # after uvicorn's signal handlers, which it wraps
         yield
         app.state.inference.close()
         if app.state.checkpointer:
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, classifier: Classifier | None =
     app.state.db = make_engine(settings, background_checkpoints=True)
     app.state.identity = BrowserIdentity(settings.resolved_secret())
     app.state.metrics = Metrics()
+    app.state.drain = Drain(settings.drain_seconds)
     app.state.chart_cache = RevisionCache()
 
     from backend.api.routes import health, model, open_inference, predictions, seed, torchserve

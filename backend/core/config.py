@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     # 0: under load requests queue while a pass runs and share the next; alone, none is kept waiting
     max_wait_ms: float = 0.0
     migrate_on_start: bool = True
+    drain_seconds: float = 0.0  # on SIGTERM: /readyz says 503 and serving goes on this long (backend/core/draining.py)
     sweep_grace_seconds: float = 3600.0  # `closetchat sweep` spares files younger than this (uploads in flight)
     cookie_secure: bool = False  # set true behind HTTPS
     history_page_size: int = 50

@@ -21,6 +21,8 @@ async def healthz():
 @router.get("/readyz", summary="Model loaded and database reachable",
             responses={503: {"description": "Not ready: the body says which part"}})
 def readyz(request: Request):
+    if request.app.state.drain.draining:  # stopping: the balancer should send new requests elsewhere
+        return JSONResponse({"status": "draining"}, status_code=503)
     checks = {"model": False, "database": False}
     engine = getattr(request.app.state, "inference", None)
     checks["model"] = engine is not None and engine.classifier is not None
