@@ -109,6 +109,33 @@
   }
   document.addEventListener("htmx:afterSettle", function () { phonePanels(document); });
 
+  // message actions: copy an answer; a photo opens large in the page (a plain link without JS)
+  document.addEventListener("click", function (event) {
+    const copy = event.target.closest("button[data-copy]");
+    if (copy) {
+      const answer = document.querySelector(copy.dataset.copy);
+      const done = function () { copy.textContent = "Copied"; setTimeout(function () { copy.textContent = "Copy answer"; }, 1500); };
+      if (answer && navigator.clipboard) navigator.clipboard.writeText(answer.textContent.trim().replace(/\s+/g, " ")).then(done, function () {});
+      return;
+    }
+    const link = event.target.closest(".bubble.image a[href^='/media/']");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    const box = document.createElement("dialog");
+    box.className = "lightbox";
+    const img = document.createElement("img");
+    img.src = link.getAttribute("href");
+    img.alt = (link.querySelector("img") || {}).alt || "Photo";
+    const close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "Close";
+    box.append(img, close);
+    box.addEventListener("click", function () { box.close(); });
+    box.addEventListener("close", function () { box.remove(); link.focus(); });
+    document.body.appendChild(box);
+    box.showModal();
+  });
+
   // keyboard shortcuts (listed in the "?" dialog), only while not typing in a field
   const shortcuts = {
     "n": function () { window.location.assign("/"); },

@@ -252,3 +252,16 @@ def test_auto_titles_are_numbered_when_taken(client, fashion_test):
         client.post("/c", data={"csrf_token": token}, files={"files": ("b.png", fashion_png(fashion_test, 0), "image/png")})
     page = client.get("/").text
     assert re.findall(r'<li><a href="/c/[0-9a-f]+"\s*>([^<]+)</a>', page) == ["Ankle boot (3)", "Ankle boot (2)", "Ankle boot"]
+
+
+def test_deleting_one_answer_from_the_chat_is_owner_only(make_client, settings, fashion_test):
+    alice = make_client(settings)
+    token = csrf_of(alice)
+    r = alice.post("/c", data={"csrf_token": token}, files={"files": ("a.png", fashion_png(fashion_test, 0), "image/png")})
+    pid = re.search(r"/predictions/([0-9a-f]+)/delete", r.text).group(1)
+    bob = make_client(settings)
+    assert bob.post(f"/predictions/{pid}/delete", data={"csrf_token": csrf_of(bob)}).status_code == 404
+    assert alice.post(f"/predictions/{pid}/delete", data={"csrf_token": "wrong"}).status_code == 403
+    gone = alice.post(f"/predictions/{pid}/delete", data={"csrf_token": token}, headers={"HX-Request": "true"})
+    assert gone.status_code == 200 and 'hx-swap-oob="delete"' in gone.text
+    assert "a.png" not in alice.get("/history").text

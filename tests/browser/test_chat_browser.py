@@ -154,3 +154,37 @@ def test_search_chats_by_name_or_class(server, page, fashion_test):
     expect(page.locator("#conversation-list")).to_contain_text("No chat matches “sneaker”.")
     page.fill("#search", "")
     expect(chats).to_have_count(2)
+
+
+def test_message_actions_copy_enlarge_delete(server, browser, fashion_test):
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(server + "/")
+    page.set_input_files("#composer input[type=file][multiple]",
+                         files=[{"name": f"m{i}.png", "mimeType": "image/png", "buffer": fashion_png(fashion_test, i)}
+                                for i in (0, 2)])
+    page.click("#composer button[type=submit]")
+    page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
+    expect(page.locator(".reply")).to_have_count(2)
+
+    first = page.locator(".reply").first
+    first.get_by_role("button", name="Copy answer").click()
+    expect(first.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == first.locator(".answer").inner_text().strip()
+
+    page.locator(".bubble.image a").first.click()  # a lightbox, not a new tab
+    big = page.locator("dialog.lightbox img")
+    expect(big).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog.lightbox")).to_have_count(0)
+    expect(page.locator(".bubble.image a").first).to_be_focused()
+
+    page.on("dialog", lambda d: d.accept())
+    page.locator(".reply").nth(1).get_by_role("button", name="Delete m2.png and its answer").click()
+    expect(page.locator(".reply")).to_have_count(1)
+    expect(page.locator(".bubble.image")).to_have_count(1)
+    page.reload()
+    expect(page.locator(".reply")).to_have_count(1)
+    page.goto(server + "/history")
+    expect(page.locator(".results-summary")).to_contain_text("1 prediction")
+    context.close()

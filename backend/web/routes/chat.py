@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from backend.core.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, UploadForm, check_csrf
 from backend.core.errors import BadForm, ClosetChatError
-from backend.services import chat, predictions
+from backend.services import chat, history, predictions
 from backend.services.views import PredictionView
 from backend.web.templating import is_htmx, render
 
@@ -130,6 +130,21 @@ def feedback(prediction_id: str, request: Request, session: SessionDep, owner: B
     if back == "history" or not row.conversation_id:
         return RedirectResponse(f"/history#row-{row.id}", status_code=303)
     return RedirectResponse(f"/c/{row.conversation_id}#reply-{row.id}", status_code=303)
+
+
+@router.post("/predictions/{prediction_id}/delete")
+def delete_prediction(prediction_id: str, request: Request, session: SessionDep, owner: BrowserOwner,
+                      settings: SettingsDep, csrf_token: str = Form("")):
+    """One photo and its answer, from the thread and History alike (HTMX: both bubbles go)."""
+    check_csrf(request, csrf_token)
+    row = predictions.get(session, owner, prediction_id)  # 404 unless it is this browser's
+    upload_id, conversation_id = row.upload_id, row.conversation_id
+    history.delete(session, owner, [prediction_id], settings)
+    if is_htmx(request):
+        gone = "".join(f'<li id="{name}" hx-swap-oob="delete"></li>'
+                       for name in (f"photo-{upload_id}", f"answer-{prediction_id}"))
+        return Response(gone, media_type="text/html")
+    return RedirectResponse(f"/c/{conversation_id}" if conversation_id else "/history", status_code=303)
 
 
 def error_bubble_response(request: Request, exc: ClosetChatError) -> Response:
