@@ -6,6 +6,7 @@ the event loop waiting for a database connection)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
 import threading
@@ -38,7 +39,8 @@ async def _browser(base: str, i: int, load: Load) -> None:
         load.ready += 1
         await load.go.wait()
         r = await client.post("/c", data={"csrf_token": token, "text": f"which classes do you know? {i}"})
-        load.outcomes.append((r.status_code, r.headers.get("retry-after")))
+        stored = r.status_code == 303 and (await client.get(r.headers["location"])).status_code == 200
+        load.outcomes.append((r.status_code, r.headers.get("retry-after"), stored))
 
 
 def _probe(base: str, done: threading.Event, latencies: list) -> None:
@@ -84,28 +86,30 @@ def _load(base: str, database=None) -> Load:
         return pool.submit(lambda: asyncio.run(_run(base, database))).result()
 
 
-def _check(load: Load, data_dir) -> None:
+def _check(load: Load) -> None:
     latencies = sorted(load.latencies)
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
     assert p99 <= 1.0 and latencies[-1] <= 2.0, f"/healthz p99 {p99:.2f}s, max {latencies[-1]:.2f}s"
-    statuses = [status for status, _ in load.outcomes]
+    statuses = [status for status, _, _ in load.outcomes]
     assert len(statuses) == BROWSERS and all(s in (303, 503) for s in statuses), statuses
-    assert all(retry for status, retry in load.outcomes if status == 503)
-    with sqlite3.connect(data_dir / "closetchat.db") as db:
-        stored = db.execute("select count(*) from conversation").fetchone()[0]
-    assert stored == statuses.count(303) and stored >= BROWSERS // 2
+    assert all(retry for status, retry, _ in load.outcomes if status == 503)
+    # every acknowledged send is there to read back, by the browser that sent it
+    assert all(stored for status, _, stored in load.outcomes if status == 303)
+    assert statuses.count(303) >= BROWSERS // 2
 
 
 def test_concurrent_text_sends_never_freeze_healthz(server_with_data):
-    base, data_dir = server_with_data
-    _check(_load(base), data_dir)
+    base, _ = server_with_data
+    _check(_load(base))
 
 
 def test_sends_waiting_for_the_write_lock_leave_healthz_answering(server_with_data):
     """Every worker thread waits on SQLite's write lock: liveness is answered on the event loop
     meanwhile, and every send is stored once the lock is let go."""
     base, data_dir = server_with_data
-    _check(_load(base, data_dir / "closetchat.db"), data_dir)
+    if os.environ.get("CLOSETCHAT_TEST_DATABASE_URL"):
+        pytest.skip("holds SQLite's write lock (test_writes holds PostgreSQL's locks)")
+    _check(_load(base, data_dir / "closetchat.db"))
 
 
 @pytest.fixture
