@@ -104,7 +104,7 @@ def test_corrections_confirmations_and_a_deleted_chat(server, page, fashion_test
     # a deleted chat's rows stay, marked as such (never "API")
     page.locator("tbody tr a", has_text="Open").click()
     page.on("dialog", lambda d: d.accept())
-    page.get_by_role("button", name="Delete").click()
+    page.get_by_role("button", name="Delete chat").click()
     page.wait_for_url(server + "/")
     page.goto(server + "/history")
     expect(page.locator("tbody tr")).to_have_count(2)
