@@ -7,11 +7,13 @@ from __future__ import annotations
 import importlib.metadata
 
 import httpx
+import pytest
 
 from backend.core.config import Settings
 from tests.conftest import fashion_png, jpeg_bytes
 
 
+@pytest.mark.slow
 def test_raw_body_upload_over_real_http(server, fashion_test):
     """`curl --data-binary @boot.png -H 'Content-Type: image/png'`, on the API and the seed route."""
     png = fashion_png(fashion_test, 0)

@@ -13,6 +13,7 @@ from tests.conftest import fashion_png
 SEED_PATHS = ("/fashion-mnist", "/fashion-mnist/", "/models/fashion-mnist", "/models/fashion-mnist/")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SEED_PATHS)
 def test_seed_unit_test_logic_on_every_seed_path(server, fashion_test, path):
     """The seed's own test, over real HTTP: a Fashion-MNIST test image, its label and ten probs."""

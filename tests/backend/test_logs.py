@@ -11,6 +11,7 @@ import sys
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT, free_port
 
@@ -25,6 +26,7 @@ def test_every_response_carries_a_request_id(client):
     assert client.get("/no-such-page").headers["x-request-id"]  # errors too
 
 
+@pytest.mark.slow
 def test_json_logs_carry_the_request_id(tmp_path):
     port = free_port()
     env = {**os.environ, "CLOSETCHAT_DATA_DIR": str(tmp_path / "data"), "CLOSETCHAT_SECRET_KEY": "logs",

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from tests.conftest import fashion_png
 
 
@@ -15,6 +17,7 @@ def _curl(*args: str) -> tuple[int, dict]:
     return int(status), json.loads(body)
 
 
+@pytest.mark.slow
 def test_curl_as_torchserve_users_call_it(server, fashion_test, tmp_path):
     photo = tmp_path / "boot.png"
     photo.write_bytes(fashion_png(fashion_test, 0))
