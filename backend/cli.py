@@ -96,11 +96,15 @@ def predict(
     api_key: Annotated[str | None, typer.Option(envvar="CLOSETCHAT_API_KEY", help="Key for --url.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Files per request (the server takes 16 by default).")] = 16,
     store: Annotated[bool, typer.Option(help="With --url: keep the photos in the server's history (--no-store: classify only).")] = True,
+    output: Annotated[str, typer.Option("--format", help="jsonl (one JSON object a line) | csv")] = "jsonl",
 ) -> None:
     """Classify image files; one JSON line per file (errors included) on standard output. Exit code 1
     when any file could not be answered, 2 when the server could not be used."""
-    from backend.predict_cli import ServerUnusable, expand, predict_local, predict_remote
+    from backend.predict_cli import ServerUnusable, expand, predict_local, predict_remote, set_format
 
+    if output not in ("jsonl", "csv"):
+        raise typer.BadParameter("jsonl or csv", param_hint="--format")
+    set_format(output)
     files = expand(paths)
     try:
         code = predict_remote(files, url, api_key, batch_size, store) if url else predict_local(files, batch_size)

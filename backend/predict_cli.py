@@ -8,6 +8,7 @@ recursively for image files. The exit code tells a script what happened: 0 every
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections.abc import Iterator
@@ -38,10 +39,28 @@ def batches(files: list[Path], size: int) -> Iterator[list[Path]]:
         yield files[start:start + size]
 
 
+CSV_COLUMNS = ("path", "label", "confidence", "unsure", "model_version", "id", "error")
+_csv: csv.DictWriter | None = None  # set by set_format("csv"): lines as CSV rows instead of JSON
+
+
+def set_format(fmt: str) -> None:
+    """jsonl, or csv on standard output from here on, with a header row (for spreadsheets)."""
+    global _csv
+    _csv = None
+    if fmt == "csv":
+        _csv = csv.DictWriter(sys.stdout, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        _csv.writeheader()
+
+
 def emit(entry: dict) -> bool:
-    """Print one JSON line; True when it is an answer, not an error."""
-    print(json.dumps(entry), flush=True)
-    return "error" not in entry and "status" not in entry
+    """Print one line (JSON, or a CSV row); True when it is an answer, not an error."""
+    ok = "error" not in entry and "status" not in entry
+    if _csv is None:
+        print(json.dumps(entry), flush=True)
+    else:
+        _csv.writerow({**entry, "error": "" if ok else entry.get("error") or f"{entry['status']}: {entry.get('detail')}"})
+        sys.stdout.flush()
+    return ok
 
 
 def progress(done: int, total: int) -> None:

@@ -57,6 +57,19 @@ def test_predict_walks_folders_and_says_by_its_exit_code_whether_all_were_answer
     assert result.exit_code == 1 and "error" in json.loads(result.stdout.splitlines()[1])
 
 
+def test_predict_as_csv(tmp_path, fashion_test):
+    import csv
+    import io
+
+    expected = _folder_of_photos(tmp_path / "photos", fashion_test, 3)
+    note = str(tmp_path / "photos" / "shelf0" / "notes.txt")
+    result = runner.invoke(app, ["predict", *expected, note, "--format", "csv"])
+    assert result.exit_code == 1
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["path"] for r in rows] == [*expected, note] and all(r["label"] and not r["error"] for r in rows[:3])
+    assert rows[3]["error"] and not rows[3]["label"]
+
+
 def test_predict_with_a_wrong_url_says_so_without_a_traceback(tmp_path, fashion_test):
     photo = tmp_path / "boot.png"
     photo.write_bytes(fashion_png(fashion_test, 0))
