@@ -224,7 +224,8 @@ def main() -> None:
         for name, app, env, ready in (
             (seed_name, "benchmarks.seed_server:app", {}, "/docs"),
             (echo_name, "benchmarks.echo_server:app", {}, "/docs"),
-            (ours_name, "closetchat", {"CLOSETCHAT_DATA_DIR": str(tmp / "data"), "CLOSETCHAT_SECRET_KEY": "bench"},
+            (ours_name, "closetchat", {"CLOSETCHAT_DATA_DIR": str(tmp / "data"), "CLOSETCHAT_SECRET_KEY": "bench",
+                                       "CLOSETCHAT_PHOTOS_PER_MINUTE": "0"},  # one browser sends all the photos
              "/readyz"),
         ):
             servers[name] = Server(app, env, workers=args.workers if app == "closetchat" else 1)

@@ -76,7 +76,8 @@ def main() -> None:
     try:
         for i, spec in enumerate((args.tree_a, args.tree_b)):
             root, env = parse_tree(spec)
-            env = {"CLOSETCHAT_DATA_DIR": str(tmp / f"data-{i}"), "CLOSETCHAT_SECRET_KEY": "bench", **env}
+            env = {"CLOSETCHAT_DATA_DIR": str(tmp / f"data-{i}"), "CLOSETCHAT_SECRET_KEY": "bench",
+                   "CLOSETCHAT_PHOTOS_PER_MINUTE": "0", **env}  # one browser sends all the photos
             servers.append(Server("closetchat", env, workers=args.workers, root=Path(root)))
         for server in servers:
             server.wait_ready("/readyz")
