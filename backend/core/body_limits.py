@@ -24,7 +24,8 @@ from backend.core.errors import ClosetChatError, CsrfFailed, RequestTooLarge
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SMALL_BODY = 64 * 1024  # a rename, a delete of a page of rows, a correction: a few KB at most
 UPLOAD_OVERHEAD = 1024 * 1024  # the form's text fields and part headers beside its files
-UPLOAD_PATHS = re.compile(r"^/(c|c/[^/]+/messages|api/v1/predictions|fashion-mnist|models/fashion-mnist|v2/models/[^/]+/infer|predictions/[^/]+)/?$")
+UPLOAD_PATHS = re.compile(r"^/(c|c/[^/]+/messages|api/v1/predictions|fashion-mnist|models/fashion-mnist"
+                          r"|v2/models/[^/]+(/versions/[^/]+)?/infer|predictions/[^/]+)/?$")
 EXPIRED = "this form has expired; reload the page and try again"
 
 

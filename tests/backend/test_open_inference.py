@@ -16,6 +16,12 @@ def test_health_metadata_and_readiness(client, classifier):
     meta = client.get("/v2/models/fashion-mnist").json()
     assert meta["versions"] == [classifier.version] and {o["name"] for o in meta["outputs"]} == {"probs", "label"}
     assert "binary_tensor_data" in client.get("/v2").json()["extensions"]
+    versioned = f"/v2/models/fashion-mnist/versions/{classifier.version}"
+    assert client.get(versioned).json()["name"] == "fashion-mnist" and client.get(versioned + "/ready").status_code == 200
+    assert client.get("/v2/models/fashion-mnist/versions/99/ready").status_code == 404
+    r = client.post(versioned + "/infer", json={"inputs": [
+        {"name": "pixels", "datatype": "UINT8", "shape": [1, 28, 28], "data": [0] * 784}]})
+    assert r.status_code == 200 and r.json()["model_version"] == classifier.version
 
 
 def test_infer_pixels_and_images_as_json(client, fashion_test):

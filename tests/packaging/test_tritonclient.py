@@ -27,6 +27,8 @@ arrays = triton.InferInput("pixels", list(pixels.shape), "UINT8")
 arrays.set_data_from_numpy(pixels)
 by_pixels = client.infer("fashion-mnist", [arrays], outputs=[triton.InferRequestedOutput("label", binary_data=False),
                                                              triton.InferRequestedOutput("probs")])
+version = client.get_model_metadata("fashion-mnist")["versions"][0]
+by_version = client.infer("fashion-mnist", [arrays], model_version=version)
 try:
     client.infer("no-such-model", [arrays])
     missing = None
@@ -38,7 +40,8 @@ print(json.dumps({
     "image_labels": [v.decode() for v in by_image.as_numpy("label")],
     "image_probs": by_image.as_numpy("probs").tolist(),
     "pixel_labels": [v if isinstance(v, str) else v.decode() for v in by_pixels.as_numpy("label")],
-    "pixel_probs_shape": list(by_pixels.as_numpy("probs").shape), "missing": missing}))
+    "pixel_probs_shape": list(by_pixels.as_numpy("probs").shape), "missing": missing,
+    "by_version": by_version.get_response()["model_version"] == version}))
 """
 
 
@@ -58,4 +61,4 @@ def test_tritonclient_classifies_images_and_pixels(server, classifier, fashion_t
     assert got["image_labels"] == ["Ankle boot", "Ankle boot"] and abs(sum(got["image_probs"][0]) - 1) < 1e-4
     local = classifier.predict_arrays(fashion_test.images[:4]).argmax(axis=1)  # the same graph, here
     assert got["pixel_labels"] == [classifier.labels[i] for i in local]
-    assert got["pixel_probs_shape"] == [4, 10] and got["missing"] == "404"
+    assert got["pixel_probs_shape"] == [4, 10] and got["missing"] == "404" and got["by_version"]

@@ -42,10 +42,20 @@ async def server_ready(request: Request):
     return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
 
 
-@router.get("/models/{name}", summary="Model metadata (OIP v2)")
-def model_metadata(name: str, engine: EngineDep):
+def _unknown(name: str, version: str | None, engine) -> JSONResponse | None:
+    """404 unless the model is ours, and the version (when a client names one) the one served."""
     if name != MODEL:
         return _error(f"unknown model {name!r}; this server has {MODEL!r}", 404)
+    if version is not None and version not in (engine.classifier.version, "1"):
+        return _error(f"model {MODEL!r} has no version {version!r}; it serves {engine.classifier.version!r}", 404)
+    return None
+
+
+@router.get("/models/{name}/versions/{version}", include_in_schema=False)
+@router.get("/models/{name}", summary="Model metadata (OIP v2)")
+def model_metadata(name: str, engine: EngineDep, version: str | None = None):
+    if (refusal := _unknown(name, version, engine)) is not None:
+        return refusal
     return {"name": MODEL, "versions": [engine.classifier.version], "platform": "onnxruntime_onnx",
             "inputs": [{"name": "image", "datatype": "BYTES", "shape": [-1]},
                        {"name": "pixels", "datatype": "UINT8", "shape": [-1, 28, 28]}],
@@ -53,17 +63,20 @@ def model_metadata(name: str, engine: EngineDep):
                         {"name": "label", "datatype": "BYTES", "shape": [-1]}]}
 
 
+@router.get("/models/{name}/versions/{version}/ready", include_in_schema=False)
 @router.get("/models/{name}/ready", summary="Model ready (OIP v2)")
-async def model_ready(name: str, request: Request):
-    if name != MODEL:
-        return _error(f"unknown model {name!r}", 404)
+async def model_ready(name: str, request: Request, engine: EngineDep, version: str | None = None):
+    if (refusal := _unknown(name, version, engine)) is not None:
+        return refusal
     return await server_ready(request)
 
 
+@router.post("/models/{name}/versions/{version}/infer", include_in_schema=False)
 @router.post("/models/{name}/infer", summary="Classify images or pixel arrays (OIP v2)")
-async def model_infer(name: str, request: Request, settings: SettingsDep, engine: EngineDep, _owner: ApiOwner):
-    if name != MODEL:
-        return _error(f"unknown model {name!r}; this server has {MODEL!r}", 404)
+async def model_infer(name: str, request: Request, settings: SettingsDep, engine: EngineDep, _owner: ApiOwner,
+                      version: str | None = None):
+    if (refusal := _unknown(name, version, engine)) is not None:
+        return refusal
     try:
         body = await _read_body(request, settings.max_files * settings.max_upload_bytes + 64 * 1024)
         infer, inputs = tensors.parse_request(body, request.headers.get(tensors.HEADER))
