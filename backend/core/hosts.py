@@ -17,8 +17,10 @@ from __future__ import annotations
 import ipaddress
 
 from backend.core.config import Settings
+from backend.core.cors import is_cross_origin_path
 
 REFUSED = b"this server does not answer to that host name (CLOSETCHAT_ALLOWED_HOSTS)"
+CROSS_SITE = b"another site's page may not write through the keyless API (CLOSETCHAT_CORS_ORIGINS)"
 
 
 def host_name(headers) -> str:
@@ -41,13 +43,29 @@ def default_allows(name: str) -> bool:
     return not name or _is_ip(name) or "." not in name or name.endswith(".localhost")
 
 
+def cross_site_write(scope, local_mode: bool, origins: set[str]) -> bool:
+    """A keyless (local-mode) API write sent by another site's page: a browser marks it with an
+    Origin that is not this server's, and another origin's fetch(..., {mode: 'no-cors'}) planted
+    rows this way (#28). Scripts send no Origin; CLOSETCHAT_CORS_ORIGINS lists the pages allowed."""
+    if not local_mode or scope["method"] in ("GET", "HEAD", "OPTIONS") or not is_cross_origin_path(scope["path"]):
+        return False
+    headers = dict(scope["headers"])
+    origin = headers.get(b"origin", b"").decode("latin-1").lower()
+    if not origin or "*" in origins or origin in origins:
+        return False
+    return origin.split("://", 1)[-1] != headers.get(b"host", b"").decode("latin-1").lower()
+
+
 class AllowedHosts:
-    """Pure ASGI: 400 for a Host header not allowed, before any route runs."""
+    """Pure ASGI: 400 for a Host header not allowed, 403 for another site's local-mode API write,
+    before any route runs."""
 
     def __init__(self, app, settings: Settings) -> None:
         self.app = app
         self.names = {h.lower() for h in settings.allowed_hosts}
         self.any = "*" in self.names or (not self.names and bool(settings.api_keys))
+        self.local_mode = not settings.api_keys
+        self.origins = {o.lower().rstrip("/") for o in settings.cors_origins}
 
     def allows(self, name: str) -> bool:
         if self.any or name in self.names:
@@ -55,9 +73,16 @@ class AllowedHosts:
         return not name or (not self.names and default_allows(name))
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or self.allows(host_name(scope["headers"])):
+        if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        await send({"type": "http.response.start", "status": 400,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                (b"content-length", str(len(REFUSED)).encode())]})
-        await send({"type": "http.response.body", "body": REFUSED})
+        if not self.allows(host_name(scope["headers"])):
+            return await _refuse(send, 400, REFUSED)
+        if cross_site_write(scope, self.local_mode, self.origins):
+            return await _refuse(send, 403, CROSS_SITE)
+        await self.app(scope, receive, send)
+
+
+async def _refuse(send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -38,3 +38,25 @@ def test_configured_hosts_are_the_only_ones(make_client, settings):
 def test_keyed_mode_answers_any_host_unless_listed(make_client, settings):
     keyed = make_client(settings.model_copy(update={"api_keys": ["k1"]}))
     assert keyed.get("/healthz", headers={"host": "closet.example"}).status_code == 200
+
+
+def test_another_sites_page_cannot_write_through_the_keyless_api(client, fashion_test):
+    """fetch(..., {mode: 'no-cors'}) from attacker.example reaches 127.0.0.1 with its Origin: refused,
+    nothing stored. Scripts (no Origin) and this server's own pages still write."""
+    files = {"files": ("b.png", fashion_png(fashion_test, 0), "image/png")}
+    r = client.post("/api/v1/predictions", headers={"origin": "http://attacker.example"}, files=files)
+    assert r.status_code == 403 and "CORS_ORIGINS" in r.text
+    assert client.delete("/api/v1/predictions/x", headers={"origin": "null"}).status_code == 403
+    assert client.get("/api/v1/predictions").json()["total"] == 0
+    assert client.post("/api/v1/predictions", files=files).status_code == 200
+    assert client.post("/api/v1/predictions", headers={"origin": "http://testserver"}, files=files).status_code == 200
+
+
+def test_listed_origins_may_write_and_keyed_mode_relies_on_keys(make_client, settings, fashion_test):
+    files = {"files": ("b.png", fashion_png(fashion_test, 0), "image/png")}
+    seed_page = make_client(settings.model_copy(update={"cors_origins": ["http://seed.example"]}))
+    assert seed_page.post("/fashion-mnist", headers={"origin": "http://seed.example"},
+                          files={"file": files["files"]}).status_code == 200
+    keyed = make_client(settings.model_copy(update={"api_keys": ["k1"]}))
+    r = keyed.post("/api/v1/predictions", headers={"origin": "http://other.example", "X-API-Key": "k1"}, files=files)
+    assert r.status_code == 200
