@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     decode_budget_mb: int = 384
     decode_wait_seconds: float = 10.0  # a decode waiting longer for room gets a 503
     photos_per_minute: int = 120  # one browser or API key, per server process; 0: no limit (local mode: none)
+    storage_per_owner_mb: float = 1024  # uploads one browser or API key may keep; 0: no limit (local mode: none)
     db_pool_size: int = 20  # connections kept; as many again may be opened under load (SQLite)
     # how long a request waits for a free database connection before it gets a 503 with Retry-After
     db_pool_timeout: float = 3.0

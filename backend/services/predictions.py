@@ -13,7 +13,7 @@ from backend.core.config import Settings
 from backend.core.db import get_owned
 from backend.core.errors import BadForm, ClosetChatError
 from backend.models import Conversation, Feedback, Message, Prediction, Upload
-from backend.services import decoding, rate_limit, revisions, storage, uploads
+from backend.services import decoding, quota, rate_limit, revisions, storage, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
 from ml import LABELS, is_fashion_mnist_form, to_fashion_mnist
@@ -74,9 +74,10 @@ def store(session: Session, owner: str, answers: list[Answer], settings: Setting
           conversation: Conversation | None = None, messages: list[Message] = ()) -> None:
     """Write the answers' files, then commit their rows, with a conversation and its messages if
     given, in one transaction. A commit that fails removes the files written for it. Past the
-    owner's photos a minute (rate_limit), RateLimited and nothing is written."""
+    owner's photos a minute (rate_limit) or stored bytes (quota), nothing is written."""
     stored = [a for a in answers if a.prediction is not None]
     rate_limit.PHOTOS.take(owner, len(stored), settings.photos_per_minute)
+    quota.STORED.reserve(session, owner, sum(a.upload.size_bytes for a in stored), settings.storage_per_owner_mb)
     try:
         for answer in stored:
             storage.place(answer.checked, answer.upload, settings)
