@@ -27,6 +27,8 @@ class Conversation(SQLModel, table=True):
     title: str = Field(default="New chat", max_length=120)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # set while the owner shares the thread read-only at /s/{share_token}; None when not shared
+    share_token: str | None = Field(default=None, max_length=64, index=True, unique=True)
 
 
 class Upload(SQLModel, table=True):

@@ -15,6 +15,7 @@ from backend.core.deps import BrowserOwner, EngineDep, SessionDep, SettingsDep, 
 from backend.core.errors import BadForm, ClosetChatError
 from backend.services import chat, history, predictions
 from backend.services.views import PredictionView
+from backend.web.routes import share
 from backend.web.templating import is_htmx, render
 
 router = APIRouter(tags=["chat"], include_in_schema=False)
@@ -145,6 +146,9 @@ def delete_prediction(prediction_id: str, request: Request, session: SessionDep,
                        for name in (f"photo-{upload_id}", f"answer-{prediction_id}"))
         return Response(gone, media_type="text/html")
     return RedirectResponse(f"/c/{conversation_id}" if conversation_id else "/history", status_code=303)
+
+
+router.include_router(share.router)  # its routes are the chat's; main.py includes this router
 
 
 def error_bubble_response(request: Request, exc: ClosetChatError) -> Response:
