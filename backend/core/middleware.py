@@ -99,6 +99,9 @@ class BrowserIdentityMiddleware:
 
 
 class SecurityHeadersMiddleware:
+    """CSP, nosniff and the rest on every response, an unexpected error's 500 included: Starlette
+    answers those outside every user middleware, without the headers (#28: the date overflow's 500)."""
+
     def __init__(self, app) -> None:
         self.app = app
 
@@ -106,12 +109,25 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         csp = DOCS_CSP if scope["path"] == "/docs" else CSP
+        started = False
 
         async def send_with_headers(message):
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [h for h in message.get("headers", []) if h[0].lower() != b"content-security-policy"]
                 headers += SECURITY_HEADERS + [(b"content-security-policy", csp.encode())]
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not started:  # answered here, with the headers; raised on for the server's log
+                await send_with_headers({"type": "http.response.start", "status": 500, "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(SERVER_ERROR)).encode())]})
+                await send({"type": "http.response.body", "body": SERVER_ERROR})
+            raise
+
+
+SERVER_ERROR = b"Something went wrong on our side; please try again."
