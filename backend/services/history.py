@@ -112,7 +112,10 @@ def delete(session: Session, owner: str, ids: list[str], settings: Settings) -> 
     if not rows:
         return 0
     pred_ids = [r.id for r in rows]
-    upload_ids = {r.upload_id for r in rows}
+    # a photo asked again has several answers: it goes (file, photo bubble) with its last one
+    kept = set(session.exec(select(Prediction.upload_id).where(
+        col(Prediction.upload_id).in_({r.upload_id for r in rows}), col(Prediction.id).not_in(pred_ids))))
+    upload_ids = {r.upload_id for r in rows} - kept
     session.exec(sa_delete(Message).where(col(Message.prediction_id).in_(pred_ids)))
     session.exec(sa_delete(Message).where(col(Message.upload_id).in_(upload_ids)))
     session.exec(sa_delete(Feedback).where(col(Feedback.prediction_id).in_(pred_ids)))

@@ -12,8 +12,8 @@ from sqlmodel import Session
 from backend.core.config import Settings
 from backend.core.db import get_owned
 from backend.core.errors import BadForm, ClosetChatError
-from backend.models import Conversation, Feedback, Message, Prediction, Upload
-from backend.services import decoding, quota, rate_limit, revisions, storage, uploads
+from backend.models import Conversation, Feedback, Message, Prediction, Upload, utcnow
+from backend.services import decoding, explain, quota, rate_limit, revisions, storage, uploads
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingFile
 from ml import LABELS, is_fashion_mnist_form, to_fashion_mnist
@@ -118,3 +118,30 @@ def give_feedback(session: Session, owner: str, prediction_id: str, label: str) 
     revisions.touch(session, owner)
     session.commit()
     return row
+
+
+def ask_again(session: Session, owner: str, prediction_id: str, settings: Settings,
+              engine: InferenceEngine) -> Prediction:
+    """The same stored photo answered by the model serving now: a new prediction (the old one is
+    kept, with any correction), and in its conversation a new reply. Blocking: call from a thread.
+    Counted against the owner's photos per minute like a photo sent."""
+    old = get(session, owner, prediction_id)
+    upload = get_owned(session, Upload, old.upload_id, owner, "image")
+    rate_limit.PHOTOS.take(owner, 1, settings.photos_per_minute)
+    pixels, dataset_form = explain.model_input(storage.upload_path(settings, upload))
+    result = engine.predict_arrays(pixels[None], np.array([dataset_form]))[0]
+    new = Prediction(owner=owner, upload_id=upload.id, conversation_id=old.conversation_id, filename=old.filename,
+                     label=result.label, label_index=result.index, confidence=round(result.confidence, 6),
+                     probs_json=json.dumps([round(p, 6) for p in result.probs]), unsure=result.unsure,
+                     model_version=result.model_version)
+    session.add(new)
+    session.flush()
+    conversation = session.get(Conversation, old.conversation_id) if old.conversation_id else None
+    if conversation is not None:
+        session.add(Message(conversation_id=conversation.id, role="assistant", kind="prediction", prediction_id=new.id))
+        conversation.updated_at = utcnow()
+        session.add(conversation)
+    revisions.touch(session, owner)
+    session.commit()
+    session.refresh(new)
+    return new

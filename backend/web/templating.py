@@ -86,5 +86,8 @@ def is_htmx(request: Request) -> bool:
 def render(request: Request, name: str, context: dict | None = None, status_code: int = 200, headers=None):
     from backend.core.deps import csrf_token
 
-    ctx = {"csrf_token": csrf_token(request), **(context or {})}
+    engine = getattr(request.app.state, "inference", None)
+    # the graphs answering now: an answer by another shows its version and can be asked again
+    serving = tuple(engine.classifier.versions.values()) if engine is not None else ()
+    ctx = {"csrf_token": csrf_token(request), "serving_versions": serving, **(context or {})}
     return templates.TemplateResponse(request, name, ctx, status_code=status_code, headers=headers)

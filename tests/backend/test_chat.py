@@ -265,3 +265,30 @@ def test_deleting_one_answer_from_the_chat_is_owner_only(make_client, settings, 
     gone = alice.post(f"/predictions/{pid}/delete", data={"csrf_token": token}, headers={"HX-Request": "true"})
     assert gone.status_code == 200 and 'hx-swap-oob="delete"' in gone.text
     assert "a.png" not in alice.get("/history").text
+
+
+def test_ask_an_earlier_models_answer_again(client, fashion_test):
+    """An answer by a model no longer serving says so and can be asked again: a second answer on
+    the same photo, which stays until its last answer is deleted."""
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("again.png", fashion_png(fashion_test, 2), "image/png")})
+    assert "Ask the current model" not in client.get(url).text  # answered by the model serving now
+    with Session(client.app.state.db) as s:
+        old = s.exec(select(Prediction)).one()
+        old.model_version = "closetnet-older"
+        s.add(old)
+        s.commit()
+        old_id, upload_id = old.id, old.upload_id
+    page = client.get(url).text
+    assert "Answered by an earlier model, closetnet-older" in page and "Ask the current model" in page
+    r = client.post(f"/predictions/{old_id}/again", data={"csrf_token": token}, headers=HX)
+    assert r.status_code == 200 and 'class="reply"' in r.text and "Trouser" in r.text
+    assert "earlier model" not in r.text
+    with Session(client.app.state.db) as s:
+        new_id = s.exec(select(Prediction.id).where(Prediction.id != old_id)).one()
+    assert client.get(url).text.count('class="reply"') == 2
+    client.post(f"/predictions/{new_id}/delete", data={"csrf_token": token}, headers=HX)
+    assert client.get(f"/media/{upload_id}/thumb").status_code == 200  # the first answer still has it
+    assert f"photo-{upload_id}" in client.get(url).text
+    client.post(f"/predictions/{old_id}/delete", data={"csrf_token": token}, headers=HX)
+    assert client.get(f"/media/{upload_id}/thumb").status_code == 404

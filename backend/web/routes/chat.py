@@ -133,6 +133,19 @@ def feedback(prediction_id: str, request: Request, session: SessionDep, owner: B
     return RedirectResponse(f"/c/{row.conversation_id}#reply-{row.id}", status_code=303)
 
 
+@router.post("/predictions/{prediction_id}/again")
+def ask_again(prediction_id: str, request: Request, session: SessionDep, owner: BrowserOwner,
+              settings: SettingsDep, engine: EngineDep, csrf_token: str = Form("")):
+    """A photo answered by an earlier model, answered again by the one serving now."""
+    check_csrf(request, csrf_token)
+    row = predictions.ask_again(session, owner, prediction_id, settings, engine)
+    if is_htmx(request):
+        bubble = chat.Bubble(role="assistant", kind="prediction", prediction=PredictionView.of(row))
+        return render(request, "partials/bubbles.html", {"bubbles": [bubble]})
+    return RedirectResponse(f"/c/{row.conversation_id}#reply-{row.id}" if row.conversation_id else "/history",
+                            status_code=303)
+
+
 @router.post("/predictions/{prediction_id}/delete")
 def delete_prediction(prediction_id: str, request: Request, session: SessionDep, owner: BrowserOwner,
                       settings: SettingsDep, csrf_token: str = Form("")):
