@@ -1,5 +1,6 @@
 """Serving benchmark, one run, loopback only, bounded: three servers under Debian `wrk`
-(multipart POST of a real 400×534 photo to /fashion-mnist, 16 connections, 10 s each):
+(multipart POST of a real 400×534 photo to /fashion-mnist, 16 connections, 10 s each, the same
+worker count for all three):
 (a) the published design rebuilt, (b) a bare FastAPI upload echo (the ceiling), (c) our app.
 Our chat send (database write + thumbnail) runs after each turn of ours, and then the history page of
 a browser with 10,000 predictions.
@@ -103,7 +104,7 @@ class Server:
                    "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
         else:
             cmd = [python, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(self.port),
-                   "--log-level", "warning", "--no-access-log"]
+                   "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(cmd, cwd=root or ROOT, env={**os.environ, **(env or {})})
 
@@ -228,7 +229,7 @@ def main() -> None:
                                        "CLOSETCHAT_PHOTOS_PER_MINUTE": "0"},  # one browser sends all the photos
              "/readyz"),
         ):
-            servers[name] = Server(app, env, workers=args.workers if app == "closetchat" else 1)
+            servers[name] = Server(app, env, workers=args.workers)  # the same count for every server
             ready_s[name] = servers[name].wait_ready(ready)
             assert httpx.post(servers[name].url + "/fashion-mnist", content=body, headers=headers).status_code == 200
         script = lua_script(tmp, "POST", body, headers)
