@@ -13,6 +13,7 @@ from tests.conftest import fashion_png, free_port
 runner = CliRunner()
 
 
+@pytest.mark.slow  # training, the whole test set or a benchmark: CI runs it
 def test_evaluate_prints_table_json_and_saves_png(tmp_path, classifier, fashion_test):
     png = tmp_path / "confusion.png"
     result = runner.invoke(app, ["evaluate", "--png", str(png)])

@@ -6,6 +6,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import Session
 
 from backend.models import Prediction, Upload
@@ -59,6 +60,7 @@ def test_history_lists_filters_sorts_and_pages(client):
     assert "95%" in top.split("<tbody>")[1][:3000]
 
 
+@pytest.mark.slow  # training, the whole test set or a benchmark: CI runs it
 def test_the_serving_benchmarks_history_rows_show(client):
     """benchmarks/serve.py times the history page over rows it seeds with this helper."""
     from benchmarks.serve import seed_history

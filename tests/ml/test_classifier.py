@@ -15,12 +15,14 @@ def test_labels_in_dataset_order(classifier):
     assert LABELS[0] == "T-shirt/top" and LABELS[9] == "Ankle boot" and len(LABELS) == 10
 
 
+@pytest.mark.slow  # training, the whole test set or a benchmark: CI runs it
 def test_shipped_weights_reach_the_model_card_accuracy(classifier, fashion_test):
     evaluation = evaluate_test_set(classifier)
     card = classifier.card.figures["test_accuracy"]
     assert abs(evaluation.accuracy - card) <= 0.002, (evaluation.accuracy, card)
 
 
+@pytest.mark.slow  # training, the whole test set or a benchmark: CI runs it
 def test_onnx_and_torch_runtimes_agree(fashion_test):
     """The shipped ONNX graph is the int8 quantisation of model.pt: the same answers, nearly the
     same probabilities (the card records the figures on the whole test set)."""

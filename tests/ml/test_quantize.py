@@ -2,6 +2,7 @@
 
 import numpy as np
 import onnx
+import pytest
 from onnx import numpy_helper
 
 from ml import data
@@ -19,6 +20,7 @@ def test_calibration_sample_is_seeded_and_half_mirrored(fashion_test):
     assert any(np.array_equal(a[0], img) for img in images)
 
 
+@pytest.mark.slow  # training, the whole test set or a benchmark: CI runs it
 def test_quantized_graph_keeps_the_answers(classifier, fashion_test, tmp_path):
     fp32_path, int8_path = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
     export_onnx(load_torch_model(WEIGHTS_DIR / "model.pt", classifier.card.width), fp32_path)

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from ml.model import build_model, count_parameters
@@ -12,6 +13,7 @@ def test_shipped_architecture_is_under_two_million_parameters(classifier):
     assert count_parameters(build_model(classifier.card.width)) <= 2_000_000
 
 
+@pytest.mark.slow  # training, the whole test set or a benchmark: CI runs it
 def test_short_training_run_learns_and_resumes(tmp_path):
     paused = train(TrainConfig(out_dir=str(tmp_path / "run"), epochs=2, width=8, batch_size=128, lr=0.05,
                                train_limit=3072, threads=2, stop_after=1, validate_from=2))
@@ -65,6 +67,7 @@ def test_short_training_run_learns_and_resumes(tmp_path):
     assert averaged["val_accuracy"] > 0.3, averaged["val_accuracy"]
 
 
+@pytest.mark.slow  # training, the whole test set or a benchmark: CI runs it
 def test_weight_averaging_averages_cycle_snapshots_and_resumes(tmp_path):
     from ml.swa import SwaConfig, swa
 
