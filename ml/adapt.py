@@ -67,12 +67,17 @@ def shared_photos() -> list[LabelledImage]:
 
 
 def stratified_hold_out(items: list[LabelledImage], fraction: float, seed: int) -> tuple[list, list]:
-    """(train, held out): the same fraction of every class held out, outliers counted as one class."""
+    """(train, held out): the same fraction of every class held out, outliers counted as one class.
+    A class with two or more items keeps at least one back, so a small corrections zip still has
+    photos to judge the new graph on."""
     rng = np.random.default_rng(seed)
     held = set()
     for cls in sorted({i.own_class for i in items}):
         members = [k for k, i in enumerate(items) if i.own_class == cls]
-        held.update(rng.permutation(members)[: round(len(members) * fraction)].tolist())
+        count = round(len(members) * fraction)
+        if fraction > 0 and len(members) >= 2:
+            count = max(1, count)
+        held.update(rng.permutation(members)[:count].tolist())
     return [i for k, i in enumerate(items) if k not in held], [i for k, i in enumerate(items) if k in held]
 
 

@@ -76,7 +76,8 @@ def retrain(cfg: AdaptConfig, shipment: str | Path, ship: bool = True) -> dict:
         "before": {"version": old.version, "per_class": before},
         "after": {"version": new.version, "per_class": after},
         "held_out_photos": len(judged), "worse_classes": worse,
-        "shipped": bool(ship and not worse), "staged": str(staged),
+        # nothing held out means nothing to judge the new graph on: it is staged, never shipped
+        "shipped": bool(ship and judged and not worse), "staged": str(staged),
     }
     if comparison["shipped"]:
         for name in SHIPPED_FILES:

@@ -81,3 +81,14 @@ def test_unsure_and_sure_agree_with_the_shown_confidence(photos_available, class
         assert a.unsure == (a.confidence < classifier.card.unsure_threshold)
         assert a.certainty == ("unsure" if a.unsure else "sure" if a.confidence >= SURE_CONFIDENCE else "probably")
     assert {a.certainty for a in answers} == {"unsure", "probably", "sure"}
+
+
+def test_a_small_corrections_set_still_holds_one_photo_of_a_class_back():
+    from ml.adapt import stratified_hold_out
+    from ml.labelled import LabelledImage
+
+    items = [LabelledImage(f"{c}-{n}.jpg", (c,)) for c, count in ((5, 2), (7, 1), (9, 10)) for n in range(count)]
+    fit, held = stratified_hold_out(items, 0.2, seed=0)
+    held_classes = sorted(i.own_class for i in held)
+    assert held_classes == [5, 9, 9]  # two sandals: one back; one sneaker: kept to learn from; 10 boots: 2
+    assert len(fit) + len(held) == len(items) and not {i.name for i in fit} & {i.name for i in held}
