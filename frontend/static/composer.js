@@ -7,14 +7,7 @@
 
   const tray = [];                // {file, url} waiting in the composer
 
-  const $ = (id) => document.getElementById(id);
-  const el = (tag, cls, text) => {
-    const node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text) node.textContent = text;
-    return node;
-  };
-  const isImage = (file) => file && (file.type.startsWith("image/") || /\.(heic|heif|avif)$/i.test(file.name));
+  const { $, el, isImage } = window.closetchatOutbox.dom;  // outbox.js runs first (both deferred)
 
   // ---- the tray ----
   function addToTray(files) {

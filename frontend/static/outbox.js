@@ -248,5 +248,5 @@
     if ($("composer") && !(event.state && event.state.htmx)) window.location.reload();
   });
 
-  window.closetchatOutbox = { enqueue };
+  window.closetchatOutbox = { enqueue, dom: { $, el, isImage } };
 })();
