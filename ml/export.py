@@ -85,10 +85,9 @@ def _export(run_dir: Path, out_dir: Path, extra: dict | None, scratch: Path, dat
     if card["quantization"]["served"] == "int8":
         card["version"] += "-int8"  # answers carry the name of the graph that gave them
     _calibrate_on_validation(out_dir, card, val)
-    _test_figures(out_dir, card, fp32_onnx, val, dataset_graph)
+    dataset = _test_figures(out_dir, card, fp32_onnx, val, dataset_graph)
     if not dataset_graph and photos.available() and result.get("adaptation", {}).get("held_out"):
         card.update(_calibrate_on_photos(out_dir, card, result["adaptation"]["held_out"]))
-        dataset = Classifier.load(out_dir, runtime="onnx").dataset_graph
         if dataset is not None:  # it answers the test images; its card has the figure
             card["test_unsure_rate"] = dataset.card.figures["test_unsure_rate"]
     _write(out_dir, card)
@@ -154,9 +153,10 @@ def _calibrate_on_validation(out_dir: Path, card: dict, val: data.Split) -> None
     _write(out_dir, card)
 
 
-def _test_figures(out_dir: Path, card: dict, fp32_onnx: Path, val: data.Split, dataset_graph: bool) -> None:
+def _test_figures(out_dir: Path, card: dict, fp32_onnx: Path, val: data.Split, dataset_graph: bool):
     """The Fashion-MNIST test figures. The test images are in dataset form, so with a dataset graph in
-    the shipment predict_arrays goes there; logits/assess/probabilities stay with this graph."""
+    the shipment predict_arrays goes there; logits/assess/probabilities stay with this graph.
+    Returns the shipment's dataset graph (None when it has none)."""
     clf = Classifier.load(out_dir, runtime="onnx")
     test = data.load_split("test")
     if dataset_graph:
@@ -174,6 +174,7 @@ def _test_figures(out_dir: Path, card: dict, fp32_onnx: Path, val: data.Split, d
     if dataset_graph:
         test_unsure = clf.assess(test.images)[1] < card["unsure_threshold"]
         card["test_unsure_rate"] = round(float(test_unsure.mean()), 4)
+    return clf.dataset_graph
 
 
 def dataset_unsure_cut(clf: Classifier, val: data.Split) -> dict:
