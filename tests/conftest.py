@@ -108,6 +108,18 @@ def fashion_png(fashion_test, index: int) -> bytes:
     return buf.getvalue()
 
 
+def wait_ready(base: str, seconds: float) -> bool:
+    """Poll /readyz until it answers 200 or the deadline passes (a server still starting refuses)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return False
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -131,14 +143,7 @@ def running_server(data_dir: Path, env: dict | None = None, command: list[str] |
     proc = subprocess.Popen([part.format(port=port) for part in cmd], cwd=ROOT, env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
+    if not wait_ready(base, 30):
         proc.kill()
         pytest.fail("server did not become ready: " + log.read_text(errors="replace")[-2000:])
     try:

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import ROOT, fashion_png, free_port
+from tests.conftest import ROOT, fashion_png, free_port, wait_ready
 
 
 @pytest.mark.slow
@@ -24,13 +24,7 @@ def test_sigterm_drains_before_stopping(tmp_path, fashion_test):
                             cwd=ROOT, env=env, stdout=(tmp_path / "log").open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_ready(base, 60)
         signalled = time.time()
         proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
