@@ -124,7 +124,7 @@ def test_big_photo_is_shrunk_upright_before_upload(server, page):
     assert took < 4, took  # the target is 2 s; headroom for a loaded CI machine
 
 
-def test_progress_cancel_and_retry(server, page, fashion_test):
+def test_progress_cancel_and_retry(server, page, fashion_test, console):
     start_conversation(page, server, fashion_test)
     throttle(page, 30_000)
     slow = photo_jpeg((1200, 900), noise=30, quality=95)
@@ -140,7 +140,8 @@ def test_progress_cancel_and_retry(server, page, fashion_test):
     expect(page.locator(".reply")).to_have_count(2)
     expect(page.locator(".bubble.outbox")).to_have_count(0)
 
-    # a send the network drops is kept, with Retry
+    # a send the network drops is kept, with Retry (Chromium logs the dropped request)
+    console.expect(r"Failed to load resource: net::ERR_FAILED \(http://[^)]*/messages\)")
     page.route(re.compile(r"/messages$"), lambda route: route.abort())
     page.set_input_files(FILES, files=[{"name": "drop.png", "mimeType": "image/png",
                                         "buffer": fashion_png(fashion_test, 2)}])
