@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # bytes of full-size decoding in flight in one server process (backend.services.decoding)
     decode_budget_mb: int = 384
     decode_wait_seconds: float = 10.0  # a decode waiting longer for room gets a 503
+    # upload bytes all requests of one server process may keep in memory while they arrive; past it
+    # files continue on disk in incoming/ (backend.services.upload_memory)
+    upload_memory_mb: float = 128
     photos_per_minute: int = 120  # one browser or API key, per server process; 0: no limit (local mode: none)
     storage_per_owner_mb: float = 1024  # uploads one browser or API key may keep; 0: no limit (local mode: none)
     db_pool_size: int = 20  # connections kept; as many again may be opened under load (SQLite)

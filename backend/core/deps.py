@@ -20,6 +20,7 @@ from backend.core.identity import LOCAL_OWNER, BrowserIdentity, api_key_owner, b
 from backend.services.inference import InferenceEngine
 from backend.services.multipart import IncomingForm
 from backend.services.raw_body import read_upload
+from backend.services.upload_memory import upload_memory
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -65,7 +66,8 @@ async def get_upload_form(request: Request) -> AsyncIterator[IncomingForm]:
     settings: Settings = request.app.state.settings
     if "x-csrf-token" in request.headers and not is_json_path(request.url.path):
         check_csrf(request, None)
-    form = await read_upload(request, settings.incoming_dir, settings.max_upload_bytes, settings.max_files, "files")
+    form = await read_upload(request, settings.incoming_dir, settings.max_upload_bytes, settings.max_files, "files",
+                             pool=upload_memory(settings))
     try:
         yield form
     finally:

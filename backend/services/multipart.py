@@ -3,7 +3,8 @@
 Starlette's request.form() spools files to the system temp folder with no size limit; this
 reader writes each file part straight into data_dir/incoming, hashing as it goes, stops
 keeping a part at the per-file cap, and aborts the request at the total cap, so a 1 GB body
-costs neither memory nor disk.
+costs neither memory nor disk. Parts kept in memory are reserved from the process's
+UploadMemory as they arrive; when it has no room they continue on disk (#28).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from python_multipart.multipart import MultipartParseError, MultipartParser, par
 from starlette.requests import ClientDisconnect, Request
 
 from backend.core.errors import BadForm, RequestTooLarge, TooManyFiles
+from backend.services.upload_memory import Lease, UploadMemory, default_pool
 
 FIELD_LIMIT = 64 * 1024  # bytes in one text field; longer messages are refused by the caller
 # text parts in one form (the chat sends two or three): 1.6M tiny fields once took 56 s of the
@@ -59,6 +61,8 @@ class IncomingForm:
     fields: dict[str, list[str]] = field(default_factory=dict)
     files: list[IncomingFile] = field(default_factory=list)
     oversized_fields: set[str] = field(default_factory=set)
+    # this request's share of the process's upload memory (what its files keep in .data)
+    _lease: Lease | None = field(default=None, repr=False)
 
     def first(self, name: str, default: str = "") -> str:
         values = self.fields.get(name)
@@ -66,16 +70,21 @@ class IncomingForm:
 
     def cleanup(self) -> None:
         """Remove whatever temp files are still in incoming/ (moved ones are gone already); a
-        form kept in memory costs no file system call."""
+        form kept in memory costs no file system call. Its upload memory is given back."""
         for item in self.files:
             if item.on_disk:
                 item.path.unlink(missing_ok=True)
+        if self._lease is not None:
+            self._lease.release()
 
 
 class _Collector:
-    def __init__(self, incoming_dir: Path, max_file_bytes: int, max_files: int, memory_budget: int) -> None:
-        self.form = IncomingForm()
+    def __init__(self, incoming_dir: Path, max_file_bytes: int, max_files: int, memory_budget: int,
+                 pool: UploadMemory) -> None:
+        self.lease = pool.lease()
+        self.form = IncomingForm(_lease=self.lease)
         self.memory_left = memory_budget  # file bytes this form may still keep in memory
+        self._part_memory = 0  # bytes of the current part reserved from the process's upload memory
         self.incoming_dir = incoming_dir
         self.max_file_bytes = max_file_bytes
         self.max_files = max_files
@@ -103,6 +112,7 @@ class _Collector:
     def on_part_begin(self) -> None:
         self._headers = {}
         self._file, self._field_name = None, None
+        self._part_memory = 0
         self._field_value = bytearray()
         self._field_too_big = False
 
@@ -138,20 +148,28 @@ class _Collector:
                     self._file.too_large = True
                     self._handle.close()
                     self._file.path.unlink(missing_ok=True)
+                    self._give_back_part()
                 return
             self._file._hash.update(chunk)
             if isinstance(self._handle, io.BytesIO):
-                if len(chunk) <= self.memory_left:
+                if len(chunk) <= self.memory_left and self.lease.take(len(chunk)):
                     self.memory_left -= len(chunk)
-                else:  # over this form's memory budget: the file continues on disk
+                    self._part_memory += len(chunk)
+                else:  # over this form's memory budget or the process's: the file continues on disk
                     self.memory_left = 0
                     kept, self._handle = self._handle.getvalue(), self._file.open_on_disk()
                     self._handle.write(kept)
+                    del kept
+                    self._give_back_part()
             self._handle.write(chunk)
         elif len(self._field_value) + len(chunk) <= FIELD_LIMIT:
             self._field_value += chunk
         else:
             self._field_too_big = True
+
+    def _give_back_part(self) -> None:
+        self.lease.give_back(self._part_memory)
+        self._part_memory = 0
 
     def on_part_end(self) -> None:
         if self._file is not None:
@@ -176,12 +194,15 @@ class _Collector:
 
 async def read_form(
     request: Request, incoming_dir: Path, max_file_bytes: int, max_files: int, memory_budget: int = SPOOL_BYTES,
+    pool: UploadMemory | None = None,
 ) -> IncomingForm:
     """Parse a multipart body from the stream; raise a ClosetChatError on anything malformed.
 
     Files stay in memory while the form's file bytes fit memory_budget and continue on disk in
     data_dir/incoming past it, so a form of phone photos costs at most that much memory (a
-    store-nothing endpoint passes the per-file cap to keep its one file in memory whole).
+    store-nothing endpoint passes the per-file cap to keep its one file in memory whole). The
+    bytes kept are also reserved from pool, the process's upload memory (backend.services.
+    upload_memory): when it has no room, files continue on disk too. form.cleanup() gives them back.
     """
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     max_total = max_files * max_file_bytes + FORM_OVERHEAD
@@ -192,7 +213,7 @@ async def read_form(
         return await _read_urlencoded(request)
     if content_type != b"multipart/form-data" or not params.get(b"boundary"):
         raise BadForm("send the image as multipart/form-data")
-    collector = _Collector(incoming_dir, max_file_bytes, max_files, memory_budget)
+    collector = _Collector(incoming_dir, max_file_bytes, max_files, memory_budget, pool or default_pool())
     parser = MultipartParser(params[b"boundary"], collector.callbacks())
     received = 0
     try:

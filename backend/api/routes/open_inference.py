@@ -13,17 +13,18 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.core.deps import ApiOwner, EngineDep, SettingsDep
-from backend.core.errors import BadForm, ClosetChatError, RequestTooLarge
+from backend.core.errors import BadForm, ClosetChatError, RequestTooLarge, ServiceBusy
 from backend.services import tensors
 from backend.services.multipart import IncomingFile
 from backend.services.predictions import classify
+from backend.services.upload_memory import Lease, upload_memory
 
 MODEL = "fashion-mnist"
 router = APIRouter(prefix="/v2", tags=["open-inference-v2"])
 
 
-def _error(message: str, status: int = 400) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(message: str, status: int = 400, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 @router.get("", summary="Server metadata (OIP v2)")
@@ -77,14 +78,17 @@ async def model_infer(name: str, request: Request, settings: SettingsDep, engine
                       version: str | None = None):
     if (refusal := _unknown(name, version, engine)) is not None:
         return refusal
+    lease = upload_memory(settings).lease()
     try:
-        body = await _read_body(request, settings.max_files * settings.max_upload_bytes + 64 * 1024)
+        body = await _read_body(request, settings.max_files * settings.max_upload_bytes + 64 * 1024, lease)
         infer, inputs = tensors.parse_request(body, request.headers.get(tensors.HEADER))
         if len(inputs) != 1:
             raise BadForm("send one input: BYTES images or UINT8 pixels [N,28,28]")
         answers = await run_in_threadpool(_classify, inputs[0], settings, engine)
     except ClosetChatError as exc:
-        return _error(exc.message, 400 if exc.status_code == 422 else exc.status_code)
+        return _error(exc.message, 400 if exc.status_code == 422 else exc.status_code, exc.headers)
+    finally:
+        lease.release()  # the body is dropped when this returns, a moment later
     probs = np.asarray([a.probs for a in answers], dtype=np.float32)
     labels = [a.label.encode() for a in answers]
     header = {"model_name": MODEL, "model_version": engine.classifier.version, "id": infer.get("id") or uuid.uuid4().hex}
@@ -96,12 +100,21 @@ async def model_infer(name: str, request: Request, settings: SettingsDep, engine
     return Response(content, media_type="application/octet-stream", headers={"Inference-Header-Content-Length": str(header_size)})
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int, lease: Lease) -> bytes:
+    """The whole body, which the protocol's parsing needs in memory: reserved from the process's
+    upload memory as it arrives, and a 503 with Retry-After when that has no room (#28)."""
+    capacity = lease.pool.capacity
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > capacity:  # could never fit, however long it waited
+        raise RequestTooLarge(f"the request is larger than the {capacity // (1024 * 1024)} MB "
+                              "this server keeps in memory for uploads")
     body = bytearray()
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
+        if len(body) + len(chunk) > limit:
             raise RequestTooLarge(f"the request is larger than {limit // (1024 * 1024)} MB")
+        if not lease.take(len(chunk)):
+            raise ServiceBusy("the server is holding too many uploads in memory; try again in a moment")
+        body += chunk
     return bytes(body)
 
 

@@ -16,6 +16,7 @@ from backend.core.errors import BadForm
 from backend.schemas import SeedPrediction
 from backend.services.predictions import classify
 from backend.services.raw_body import read_upload
+from backend.services.upload_memory import upload_memory
 
 router = APIRouter(tags=["seed-compatible"])
 # the seed's old and new paths, as its clients post, with their OpenAPI operation ids
@@ -25,7 +26,7 @@ PATHS = {"/fashion-mnist": "fashion_mnist", "/models/fashion-mnist": "models_fas
 async def fashion_mnist(request: Request, settings: SettingsDep, engine: EngineDep):
     """Classify one image, multipart field `file` or the raw body (Content-Type image/*); nothing is stored."""
     form = await read_upload(request, settings.incoming_dir, settings.max_upload_bytes, 1, "file",
-                             memory_budget=settings.max_upload_bytes)
+                             memory_budget=settings.max_upload_bytes, pool=upload_memory(settings))
     try:
         files = [f for f in form.files if f.field == "file"]
         if not files:

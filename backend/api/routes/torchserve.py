@@ -15,6 +15,7 @@ from backend.core.deps import EngineDep, SettingsDep
 from backend.core.errors import BadForm, ClosetChatError
 from backend.services.predictions import classify
 from backend.services.raw_body import read_raw, read_upload
+from backend.services.upload_memory import upload_memory
 
 router = APIRouter(tags=["torchserve"])
 TOP = 5
@@ -39,9 +40,10 @@ async def torchserve_predict(name: str, request: Request, settings: SettingsDep,
     try:
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             form = await read_upload(request, settings.incoming_dir, settings.max_upload_bytes, 1, "data",
-                                     memory_budget=settings.max_upload_bytes)
+                                     memory_budget=settings.max_upload_bytes, pool=upload_memory(settings))
         else:  # `curl -T` sends no type, `--data-binary` a form's: TorchServe reads any other body as the image
-            form = await read_raw(request, settings.incoming_dir, settings.max_upload_bytes, "data")
+            form = await read_raw(request, settings.incoming_dir, settings.max_upload_bytes, "data",
+                                  pool=upload_memory(settings))
         try:
             files = [f for f in form.files if f.field in ("data", "file")]
             if not files:
