@@ -89,6 +89,27 @@ def sweep(
     typer.echo(f"removed {removed['orphans']} orphan files and {removed['incoming']} part files")
 
 
+storage_app = typer.Typer(no_args_is_help=True, help="The photo store: DATA_DIR's folder or an S3 bucket.")
+app.add_typer(storage_app, name="storage")
+
+
+@storage_app.command("copy")
+def storage_copy(
+    to: Annotated[str, typer.Option("--to", help="The bucket: s3://bucket/prefix (AWS_* variables for endpoint and keys).")],
+) -> None:
+    """Copy DATA_DIR's photos and thumbnails into a bucket, then set CLOSETCHAT_STORAGE_URL to it.
+    Objects already there with the same size are skipped: safe to run twice, or again after new
+    uploads came in while the first run went; the local files stay until you remove them."""
+    from backend.core.config import get_settings
+    from backend.services import storage
+    from backend.services.blobs import LocalFolder, S3Bucket
+
+    if not to.startswith("s3://"):
+        raise typer.BadParameter("an s3://bucket/prefix URL", param_hint="--to")
+    counts = storage.copy(LocalFolder(get_settings().data_dir), S3Bucket(to))
+    typer.echo(f"copied {counts['copied']} files, skipped {counts['skipped']} already there")
+
+
 @app.command()
 def predict(
     paths: Annotated[list[str], typer.Argument(help="Image files, and folders to walk for images.")],

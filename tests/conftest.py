@@ -54,12 +54,36 @@ def database_url_for_test(tmp_path: Path) -> str | None:
     return fresh_database(base)
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 server (SeaweedFS) for the session, its AWS_* variables set; skips when the
+    `weed` binary is missing (tests/seaweed.py)."""
+    from tests import seaweed
+
+    seaweed.skip_without_weed()
+    yield from seaweed.started(tmp_path_factory.mktemp("seaweed"))
+
+
+def bucket_url(s3_server) -> str:
+    """A storage URL of the test's own: a fresh prefix in the session's bucket."""
+    import uuid
+
+    from tests.seaweed import BUCKET
+
+    return f"s3://{BUCKET}/t{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture
-def settings(tmp_path):
+def settings(tmp_path, request):
+    """CLOSETCHAT_TEST_STORAGE=s3 keeps the photos of every test using this in a bucket of a real
+    S3 server (a prefix of its own) instead of the data dir."""
     from backend.core.config import Settings
 
+    storage_url = ""
+    if os.environ.get("CLOSETCHAT_TEST_STORAGE") == "s3":
+        storage_url = bucket_url(request.getfixturevalue("s3_server"))
     return Settings(data_dir=tmp_path / "data", database_url=database_url_for_test(tmp_path),
-                    secret_key="test-secret", api_keys=[])
+                    secret_key="test-secret", api_keys=[], storage_url=storage_url)
 
 
 @pytest.fixture
@@ -131,8 +155,9 @@ def running_server(data_dir: Path, env: dict | None = None, command: list[str] |
     """A real server on loopback over data_dir, ready to answer; yields its base URL.
     command: what to run instead of plain uvicorn (e.g. `closetchat serve`), given the port."""
     port = free_port()
-    env = {**os.environ, "CLOSETCHAT_DATA_DIR": str(data_dir), "CLOSETCHAT_SECRET_KEY": "browser-test", **(env or {})}
-    url = database_url_for_test(data_dir)
+    given = env or {}
+    env = {**os.environ, "CLOSETCHAT_DATA_DIR": str(data_dir), "CLOSETCHAT_SECRET_KEY": "browser-test", **given}
+    url = None if "CLOSETCHAT_DATABASE_URL" in given else database_url_for_test(data_dir)  # given: one shared
     if url:
         env["CLOSETCHAT_DATABASE_URL"] = url
     cmd = command or [sys.executable, "-m", "uvicorn", "backend.main:app", "--host", "127.0.0.1", "--port", "{port}"]

@@ -17,6 +17,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLOSETCHAT_", env_file=None, extra="ignore", frozen=True)
 
     data_dir: Path = Path("./var")
+    # where photos and thumbnails are kept: empty = DATA_DIR (one host); s3://bucket/prefix = an
+    # S3-compatible bucket several hosts share (endpoint, region and keys: the usual AWS_* variables)
+    storage_url: str = ""
     database_url: str | None = None  # default: SQLite file in data_dir
     max_upload_mb: float = 5.0  # per file
     max_files: int = 16  # per request, chat and API alike

@@ -16,10 +16,10 @@ PATCH = 6   # pixels of the 28×28 image covered at a time
 STRIDE = 2  # 12 × 12 = 144 covered copies, a few batches of the model
 
 
-def model_input(path: Path) -> tuple[np.ndarray, bool]:
+def model_input(source: bytes | Path) -> tuple[np.ndarray, bool]:
     """The stored photo as the answer was made from it: uint8 [28, 28], and whether it came in
     Fashion-MNIST form (which graph answered)."""
-    image = open_image(path)
+    image = open_image(source)
     return to_fashion_mnist(image), is_fashion_mnist_form(image)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,6 +19,7 @@ from backend.core.config import Settings
 from backend.core.errors import BadForm, NotFound
 from backend.models import Feedback, Message, Prediction, Upload
 from backend.services import revisions, storage
+from backend.services.blobs import CHUNK
 from ml import LABELS
 
 SORTS = {
@@ -212,14 +214,16 @@ def export_corrections_zip(session: Session, owner: str, settings: Settings) -> 
     writer.writerow(["file", "label", "predicted", "original_filename", "prediction_id"])
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for prediction, upload in rows:
-            source = storage.upload_path(settings, upload)
-            if not source.exists():
+            try:
+                source = storage.open_upload(settings, upload)
+            except FileNotFoundError:
                 continue
             folder = prediction.corrected_label.replace("/", "-").replace(" ", "_")
             ext = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}.get(
                 upload.content_type, ".img")
             name = f"{folder}/{prediction.id}{ext}"
-            archive.write(source, name)
+            with source, archive.open(name, "w") as out:  # a chunk at a time, from the folder or the bucket
+                shutil.copyfileobj(source, out, CHUNK)
             writer.writerow([name, prediction.corrected_label, prediction.label, spreadsheet_safe(upload.filename),
                              prediction.id])
         archive.writestr("labels.csv", labels.getvalue())

@@ -128,7 +128,7 @@ def ask_again(session: Session, owner: str, prediction_id: str, settings: Settin
     old = get(session, owner, prediction_id)
     upload = get_owned(session, Upload, old.upload_id, owner, "image")
     rate_limit.PHOTOS.take(owner, 1, settings.photos_per_minute)
-    pixels, dataset_form = explain.model_input(storage.upload_path(settings, upload))
+    pixels, dataset_form = explain.model_input(storage.source(settings, upload))
     result = engine.predict_arrays(pixels[None], np.array([dataset_form]))[0]
     new = Prediction(owner=owner, upload_id=upload.id, conversation_id=old.conversation_id, filename=old.filename,
                      label=result.label, label_index=result.index, confidence=round(result.confidence, 6),

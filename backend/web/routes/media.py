@@ -31,7 +31,7 @@ def model_input(upload_id: str, session: SessionDep, owner: BrowserOwner, settin
     """What the model saw: the stored photo decoded and brought to Fashion-MNIST form as the
     answer was made (the same open_image and to_fashion_mnist), made only when asked for."""
     upload = get_owned(session, Upload, upload_id, owner, "image")
-    pixels, _ = explain.model_input(storage.upload_path(settings, upload))
+    pixels, _ = explain.model_input(storage.source(settings, upload))
     return Response(explain.png(pixels), media_type="image/png", headers=_MADE_HEADERS)
 
 
@@ -42,6 +42,6 @@ def heatmap(prediction_id: str, session: SessionDep, owner: BrowserOwner, settin
     class most (by the model serving now), made only when asked for."""
     prediction = get_owned(session, Prediction, prediction_id, owner, "prediction")
     upload = get_owned(session, Upload, prediction.upload_id, owner, "image")
-    pixels, dataset_form = explain.model_input(storage.upload_path(settings, upload))
+    pixels, dataset_form = explain.model_input(storage.source(settings, upload))
     heat = explain.occlusion(engine, pixels, dataset_form, prediction.label_index)
     return Response(explain.png(pixels, heat), media_type="image/png", headers=_MADE_HEADERS)
