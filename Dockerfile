@@ -1,5 +1,6 @@
 # ClosetChat, serve-only: ONNX Runtime answers, no torch in the image. Build the wheel in one stage,
 # install it in the next at the versions requirements.lock pins, run as a non-root user, data in /data.
+# boto3 (the s3 extra, pinned by the lock too) keeps photos in a bucket when CLOSETCHAT_STORAGE_URL says so.
 #   docker build -t closetchat . && docker run -p 8000:8000 -v closetchat:/data closetchat
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -16,7 +17,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
     PROMETHEUS_MULTIPROC_DIR=/tmp/closetchat-metrics
 COPY --from=build /wheels /wheels
 COPY requirements.lock /wheels/
-RUN pip install -c /wheels/requirements.lock /wheels/*.whl && rm -rf /wheels \
+RUN pip install -c /wheels/requirements.lock /wheels/*.whl boto3 && rm -rf /wheels \
     && useradd --create-home --uid 1000 closetchat && mkdir -p /data && chown closetchat /data
 USER closetchat
 WORKDIR /home/closetchat

@@ -73,6 +73,13 @@ def bucket_url(s3_server) -> str:
     return f"s3://{BUCKET}/t{uuid.uuid4().hex[:12]}"
 
 
+def stored_keys(settings, folder: str) -> list[str]:
+    """The files kept under folder ("uploads" or "thumbs") in the settings' store, folder or bucket."""
+    from backend.services.blobs import store_for
+
+    return sorted(blob.key for blob in store_for(settings).listing(folder))
+
+
 @pytest.fixture
 def settings(tmp_path, request):
     """CLOSETCHAT_TEST_STORAGE=s3 keeps the photos of every test using this in a bucket of a real

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from backend.core.config import Settings
-from tests.conftest import fashion_png, jpeg_bytes
+from tests.conftest import fashion_png, jpeg_bytes, stored_keys
 
 
 @pytest.mark.slow
@@ -78,7 +78,7 @@ def test_store_false_classifies_a_batch_and_keeps_nothing(client, settings):
     assert answer["top_k"][0] == {"label": answer["label"], "score": answer["confidence"]}
     assert error["kind"] == "error" and error["status"] == 415
     assert client.get("/api/v1/predictions").json()["total"] == 0
-    assert not any(settings.uploads_dir.rglob("*.*")) and not any(settings.thumbs_dir.rglob("*.*"))
+    assert stored_keys(settings, "uploads") == stored_keys(settings, "thumbs") == []
     stored = client.post("/api/v1/predictions", files=files[:1]).json()["results"][0]
     assert stored["kind"] == "prediction" and stored["id"]
     assert stored["probs"] == [round(p, 6) for p in answer["probs"]]  # the same answer (stored to 6 places)

@@ -7,7 +7,7 @@ from PIL import Image
 from sqlmodel import Session, select
 
 from backend.models import Conversation, Message, Prediction, Upload
-from tests.conftest import csrf_of, fashion_png, jpeg_bytes
+from tests.conftest import csrf_of, fashion_png, jpeg_bytes, stored_keys
 
 HX = {"HX-Request": "true"}
 
@@ -115,7 +115,7 @@ def test_errors_show_in_thread_with_4xx_and_store_nothing(client, settings):
         assert 'class="bubble assistant error"' in r.text
     with Session(client.app.state.db) as s:
         assert s.exec(select(Conversation)).all() == [] and s.exec(select(Upload)).all() == []
-    assert not any(p.is_file() for p in settings.uploads_dir.rglob("*"))
+    assert stored_keys(settings, "uploads") == []
     assert not any(p.is_file() for p in settings.incoming_dir.rglob("*"))
 
 

@@ -3,7 +3,7 @@ named by the photo's hash was shared between them, and 7 of 20 answered 500)."""
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import jpeg_bytes
+from tests.conftest import jpeg_bytes, stored_keys
 
 
 def test_one_photo_uploaded_twenty_times_at_once(client, settings):
@@ -15,5 +15,4 @@ def test_one_photo_uploaded_twenty_times_at_once(client, settings):
     with ThreadPoolExecutor(20) as pool:
         assert list(pool.map(send, range(20))) == [200] * 20
     assert client.get("/api/v1/predictions").json()["total"] == 20
-    thumbs = [p for p in settings.thumbs_dir.rglob("*") if p.is_file()]
-    assert len(thumbs) == 20 and not list(settings.incoming_dir.rglob("*.part"))
+    assert len(stored_keys(settings, "thumbs")) == 20 and not list(settings.incoming_dir.rglob("*.part"))

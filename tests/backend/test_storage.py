@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 
+import pytest
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
@@ -14,6 +15,13 @@ from backend.cli import app
 from backend.models import Prediction, Upload
 from backend.services import storage
 from tests.conftest import fashion_png
+
+
+@pytest.fixture
+def settings(settings):
+    """These look at DATA_DIR's files and their ages: the local folder, whatever the suite's store
+    (test_object_storage.py covers the bucket)."""
+    return settings.model_copy(update={"storage_url": ""})
 
 
 def _post(client, png: bytes) -> str:

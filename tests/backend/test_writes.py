@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from backend.core.db import sqlite_file
 from backend.models import Conversation, Message, OwnerRevision, Prediction, Upload
 from backend.services import storage
-from tests.conftest import csrf_of, jpeg_bytes
+from tests.conftest import csrf_of, jpeg_bytes, stored_keys
 
 HX = {"HX-Request": "true"}
 
@@ -41,8 +41,9 @@ def test_a_send_stores_its_rows_and_its_files(client, settings):
     upload, prediction = rows["upload"][0], rows["prediction"][0]
     assert prediction.upload_id == upload.id and prediction.conversation_id == rows["conversation"][0].id
     assert rows["conversation"][0].title == prediction.label and rows["owner_revision"][0].revision == 1
-    assert storage.upload_path(settings, upload).read_bytes() == _photo()["files"][1]
-    assert storage.thumb_path(settings, upload).is_file()
+    with storage.open_upload(settings, upload) as stored:
+        assert stored.read() == _photo()["files"][1]
+    assert stored_keys(settings, "thumbs") == [f"thumbs/{upload.id[:2]}/{upload.id}.jpg"]
 
 
 def test_a_failed_commit_stores_nothing_and_removes_its_files(client, settings, monkeypatch):
@@ -56,7 +57,7 @@ def test_a_failed_commit_stores_nothing_and_removes_its_files(client, settings, 
         client.post("/c", data={"csrf_token": token, "text": "hello"}, files=_photo())
     monkeypatch.undo()
     assert all(not rows for rows in _rows(client).values())
-    assert not [p for p in settings.data_dir.rglob("*") if p.is_file() and p.parent.parent.name in ("uploads", "thumbs")]
+    assert stored_keys(settings, "uploads") == stored_keys(settings, "thumbs") == []
 
 
 def test_concurrent_sends_and_uploads_are_all_stored(client):

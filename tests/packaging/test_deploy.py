@@ -36,7 +36,12 @@ def test_compose_migrates_once_scales_behind_a_proxy_and_has_no_default_password
     assert app["environment"]["CLOSETCHAT_MIGRATE_ON_START"] == "false"
     assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert app["restart"] == "unless-stopped" and "ports" not in app  # only the proxy publishes a port: --scale works
-    assert "uploads:/data" in app["volumes"] and "uploads:/data" in migrate["volumes"]
+    # replicas share the database and a bucket, no volume: they may run on several hosts
+    objects = services["objects"]
+    assert objects["image"].startswith("chrislusf/seaweedfs") and "-s3" in objects["command"] and "ports" not in objects
+    assert "volumes" not in app and app["environment"]["CLOSETCHAT_STORAGE_URL"].startswith("s3://")
+    assert app["environment"]["AWS_ENDPOINT_URL"] == "http://objects:8333" and "objects" in app["depends_on"]
+    assert app["environment"]["AWS_SECRET_ACCESS_KEY"] == objects["environment"]["AWS_SECRET_ACCESS_KEY"]
     assert proxy["image"].startswith("caddy:") and (ROOT / "deploy" / "Caddyfile").exists()
     assert "dynamic a app 8000" in (ROOT / "deploy" / "Caddyfile").read_text()
     text = (ROOT / "docker-compose.yml").read_text()
@@ -44,6 +49,8 @@ def test_compose_migrates_once_scales_behind_a_proxy_and_has_no_default_password
     example = dict(line.split("=", 1) for line in (ROOT / ".env.example").read_text().splitlines()
                    if line and not line.startswith("#"))
     assert example["POSTGRES_PASSWORD"] == "" and example["CLOSETCHAT_SECRET_KEY"] == ""
+    assert example["S3_ACCESS_KEY"] == "" and example["S3_SECRET_KEY"] == ""
+    assert re.findall(r"SECRET_ACCESS_KEY: (.+)", text) == ["${S3_SECRET_KEY:?set S3_SECRET_KEY in .env}"] * 2
 
 
 def test_image_serves_without_torch_as_a_user_with_a_liveness_check():
