@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole check: system packages, .venv with the train and test extras, ruff, then pytest on SQLite and the
 # database-backed tests (tests/backend, tests/browser) again on a real PostgreSQL server started on
-# loopback for the run (scripts/with-postgres.sh). Extra arguments go to both pytest runs.
+# loopback for the run (scripts/with-postgres.sh), then the write, chat and history tests with the
+# photos in a real S3 server (SeaweedFS, tests/seaweed.py). Extra arguments go to every pytest run.
 # While working: .venv/bin/python -m pytest -m "not slow" (browser, kill -9, schemathesis, serving left out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,8 @@ echo "== database tests on PostgreSQL =="
 # (learning from corrections trains a model: the database plays no part, so it runs once, above)
 bash scripts/with-postgres.sh .venv/bin/python -m pytest "$@" tests/backend tests/browser \
     --ignore=tests/backend/test_learn_from_corrections.py
+echo "== photos in a bucket (SeaweedFS) =="
+# tests/backend/test_object_storage.py ran above; these flows run again with every photo in the bucket.
+# The whole backend suite runs that way too (about 1.5 min more here): CLOSETCHAT_TEST_STORAGE=s3 pytest tests/backend
+CLOSETCHAT_TEST_STORAGE=s3 .venv/bin/python -m pytest "$@" tests/backend/test_writes.py \
+    tests/backend/test_same_photo_at_once.py tests/backend/test_chat.py tests/backend/test_history.py
