@@ -19,6 +19,7 @@ from backend.services.views import PredictionView
 from ml import LABELS
 
 TITLE_MAX = 80
+CAPTION_MAX = 200  # characters of a photo's caption (kept in its image message's text)
 
 
 @dataclass
@@ -121,11 +122,16 @@ def _is_newest(session: Session, conversation: Conversation) -> bool:
     return newest == conversation.id
 
 
+def clean_caption(caption: str) -> str:
+    return " ".join(caption.split())[:CAPTION_MAX]
+
+
 def send(session: Session, owner: str, conversation_id: str | None, text: str, files: list[IncomingFile],
-         settings: Settings, engine: InferenceEngine) -> SendResult:
-    """A user's message: optional text, any number of photos, to a conversation of this owner's
-    (conversation_id) or a new one (None). Stores what was accepted in one commit (a new
-    conversation only then) and returns the bubbles for the thread."""
+         settings: Settings, engine: InferenceEngine, captions: list[str] | None = None) -> SendResult:
+    """A user's message: optional text, any number of photos (each with an optional caption,
+    captions[i] for files[i]), to a conversation of this owner's (conversation_id) or a new one
+    (None). Stores what was accepted in one commit (a new conversation only then) and returns
+    the bubbles for the thread."""
     conversation = get_conversation(session, owner, conversation_id) if conversation_id else None  # 404 first
     check_message(text, files, settings)
     answers = predictions.classify(files, settings, engine)
@@ -137,11 +143,13 @@ def send(session: Session, owner: str, conversation_id: str | None, text: str, f
     if text:
         messages.append(_message(conversation, "user", "text", text=text))
     stored = predictions.make_rows(answers, owner, conversation.id)
-    for answer in answers:
+    captions = [clean_caption(c) for c in captions or []]
+    for i, answer in enumerate(answers):
         if answer.error is not None:
             result.errors.append(answer.error)
         else:
-            messages.append(_message(conversation, "user", "image", upload=answer.upload))
+            caption = captions[i] if i < len(captions) else ""
+            messages.append(_message(conversation, "user", "image", text=caption, upload=answer.upload))
             messages.append(_message(conversation, "assistant", "prediction", prediction=answer.prediction))
     if text:
         latest = PredictionView.of(stored[-1].prediction) if stored else last_prediction(session, conversation)

@@ -45,15 +45,20 @@
   }
 
   // ---- the outbox ----
-  function enqueue(text, files) {
+  // captions: one per file ("" for none), sent beside them
+  function enqueue(text, files, captions) {
     const form = $("composer");
     if (!form) return;
-    const perSend = Number(form.dataset.maxFiles) || 16;  // the server's cap on files per message
+    captions = captions || [];
+    // the server's cap on files per message, and on form fields (30 captions beside the text and token)
+    const perSend = Math.min(Number(form.dataset.maxFiles) || 16, 30);
     const chunks = [];
-    for (let i = 0; i < files.length; i += perSend) chunks.push(files.slice(i, i + perSend));
-    if (!chunks.length) chunks.push([]);
+    for (let i = 0; i < files.length; i += perSend) {
+      chunks.push({ files: files.slice(i, i + perSend), captions: files.slice(i, i + perSend).map((f, j) => captions[i + j] || "") });
+    }
+    if (!chunks.length) chunks.push({ files: [], captions: [] });
     chunks.forEach(function (chunk, i) {
-      const item = { id: nextId++, text: i === 0 ? text : "", files: chunk, xhr: null };
+      const item = { id: nextId++, text: i === 0 ? text : "", files: chunk.files, captions: chunk.captions, xhr: null };
       outboxBubble(item);
       items.set(item.id, item);
       queue.push(item);
@@ -70,14 +75,20 @@
     li.dataset.outbox = String(item.id);
     if (item.files.length) {
       const photos = el("div", "outbox-photos");
-      for (const file of item.files) {
-        if (!isImage(file)) { photos.appendChild(el("span", "filename", file.name)); continue; }
-        const img = el("img");
-        img.alt = "Sending " + file.name;
-        img.src = URL.createObjectURL(file);
-        img.addEventListener("load", function () { URL.revokeObjectURL(img.src); }, { once: true });
-        photos.appendChild(img);
-      }
+      item.files.forEach(function (file, i) {
+        const figure = el("figure");
+        if (isImage(file)) {
+          const img = el("img");
+          img.alt = "Sending " + file.name;
+          img.src = URL.createObjectURL(file);
+          img.addEventListener("load", function () { URL.revokeObjectURL(img.src); }, { once: true });
+          figure.appendChild(img);
+        } else {
+          figure.appendChild(el("span", "filename", file.name));
+        }
+        if (item.captions[i]) figure.appendChild(el("figcaption", "caption", item.captions[i]));
+        photos.appendChild(figure);
+      });
       li.appendChild(photos);
     }
     if (item.text) li.appendChild(el("p", "", item.text));
@@ -118,7 +129,7 @@
     try {
       if (!item.shrunk) {
         setStatus(item, "Preparing…", ["cancel"]);
-        item.files = await Promise.all(item.files.map(shrink));
+        item.files = await Promise.all(item.files.map(shrink));  // in order: captions stay beside theirs
         item.shrunk = true;
       }
       if (current !== item) return;  // cancelled while preparing
@@ -142,6 +153,7 @@
       li.appendChild(p);
       item.li.after(li);
     }
+    item.captions = item.captions.filter((c, i) => item.files[i].size <= max);
     item.files = item.files.filter((f) => f.size <= max);
     if (item.files.length || item.text) return true;
     items.delete(item.id);
@@ -155,6 +167,8 @@
     data.append("csrf_token", form.querySelector("input[name=csrf_token]").value);
     data.append("text", item.text);
     for (const file of item.files) data.append("files", file, file.name);
+    // one caption per photo, in their order, or none at all (the server pairs them by position)
+    if (item.captions.some(Boolean)) for (const caption of item.captions) data.append("captions", caption);
     return new Promise(function (resolve) {
       const xhr = new XMLHttpRequest();
       item.xhr = xhr;

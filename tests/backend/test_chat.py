@@ -292,3 +292,25 @@ def test_ask_an_earlier_models_answer_again(client, fashion_test):
     assert f"photo-{upload_id}" in client.get(url).text
     client.post(f"/predictions/{old_id}/delete", data={"csrf_token": token}, headers=HX)
     assert client.get(f"/media/{upload_id}/thumb").status_code == 404
+
+
+def test_captions_are_stored_with_their_photos(client, fashion_test):
+    """One caption per photo, paired by position; kept in the photo's message and shown on reload.
+    Captions that do not pair up (a form sending some but not all) are left out, not misplaced."""
+    token = csrf_of(client)
+    url = _new_conversation(client, token, {"files": ("first.png", fashion_png(fashion_test, 1), "image/png")})
+    photos = [("files", ("a.png", fashion_png(fashion_test, 2), "image/png")),
+              ("files", ("b.png", fashion_png(fashion_test, 3), "image/png"))]
+    r = client.post(url + "/messages", data={"csrf_token": token, "captions": ["", "  my   blue\njeans " + "x" * 300]},
+                    files=photos, headers=HX)
+    assert r.status_code == 200 and r.text.count('class="caption"') == 1
+    with Session(client.app.state.db) as s:
+        rows = s.exec(select(Message, Upload).join(Upload, Message.upload_id == Upload.id)
+                      .where(Message.kind == "image")).all()
+    captions = {upload.filename: message.text for message, upload in rows}
+    assert captions["a.png"] == "" and captions["first.png"] == ""
+    assert captions["b.png"].startswith("my blue jeans x") and len(captions["b.png"]) == 200
+    page = client.get(url).text
+    assert re.search(r"b\.png</span>\s*<p class=\"caption\">my blue jeans x", page)
+    r = client.post(url + "/messages", data={"csrf_token": token, "captions": ["only one"]}, files=photos, headers=HX)
+    assert r.status_code == 200 and "only one" not in r.text

@@ -197,3 +197,29 @@ def test_a_photo_over_the_cap_is_refused_before_it_is_sent(server, page, fashion
     expect(page.locator(".bubble.error")).to_contain_text("“huge.heic” is larger than 5 MB")
     expect(page.locator(".reply")).to_have_count(2)
     assert len(posts) == 1
+
+
+def test_captions_go_with_their_photos_and_are_kept(server, page, fashion_test):
+    """A caption typed under a photo in the tray survives other photos coming and going, is sent
+    with its photo (not the one beside it), shows in the thread and is there after a reload."""
+    start_conversation(page, server, fashion_test)
+    page.set_input_files(FILES, files=[{"name": f"c{i}.png", "mimeType": "image/png",
+                                        "buffer": fashion_png(fashion_test, i + 1)} for i in (0, 1)])
+    page.get_by_label("Caption for c1.png").fill("my blue jeans")
+    page.get_by_role("button", name="Remove c0.png").click()
+    page.set_input_files(FILES, files=[{"name": "c2.png", "mimeType": "image/png",
+                                        "buffer": fashion_png(fashion_test, 3)}])
+    expect(page.locator("#tray img")).to_have_count(2)
+    expect(page.get_by_label("Caption for c1.png")).to_have_value("my blue jeans")  # kept through both redraws
+    expect(page.get_by_label("Caption for c2.png")).to_have_value("")
+    page.get_by_label("Caption for c1.png").press("Enter")  # Enter in a caption sends, as in the message
+    expect(page.locator(".reply")).to_have_count(3)
+    expect(page.locator("#tray")).to_be_hidden()
+    captioned = page.locator(".bubble.user.image", has=page.locator(".caption"))
+    expect(captioned).to_have_count(1)
+    expect(captioned.locator(".filename")).to_have_text("c1.png")
+    expect(captioned.locator(".caption")).to_have_text("my blue jeans")
+    page.reload()
+    captioned = page.locator(".bubble.user.image", has=page.locator(".caption"))
+    expect(captioned.locator(".caption")).to_have_text("my blue jeans")
+    expect(captioned.locator(".filename")).to_have_text("c1.png")

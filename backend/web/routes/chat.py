@@ -35,8 +35,13 @@ def _send(request: Request, form, session, owner, settings, engine, conversation
     check_csrf(request, form.first("csrf_token") or None)
     if form.oversized_fields:
         raise BadForm(f"that message is too long: at most {settings.max_text_chars:,} characters")
-    files = [f for f in form.files if f.field == "files" and (f.filename or f.size)]
-    return chat.send(session, owner, conversation_id, form.first("text"), files, settings, engine)
+    parts = [f for f in form.files if f.field == "files"]
+    # one optional caption per photo, in the photos' order (the composer sends all or none)
+    captions = form.fields.get("captions", [])
+    captions = captions if len(captions) == len(parts) else [""] * len(parts)
+    kept = [(f, c) for f, c in zip(parts, captions, strict=True) if f.filename or f.size]
+    return chat.send(session, owner, conversation_id, form.first("text"), [f for f, _ in kept], settings, engine,
+                     captions=[c for _, c in kept])
 
 
 @router.post("/c")
