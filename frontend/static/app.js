@@ -1,6 +1,7 @@
 // ClosetChat's small bit of JavaScript besides the composer (composer.js): paste and drop into
-// the tray, try the examples, keep the thread scrolled, a rename in the tab's title. Everything
-// else is HTMX; without JavaScript the pages are plain forms and still work.
+// the tray, try the examples, keep the thread scrolled, a rename in the tab's title, the phone's
+// conversation drawer. Everything else is HTMX; without JavaScript the pages are plain forms and
+// still work.
 (function () {
   "use strict";
 
@@ -136,12 +137,48 @@
     box.showModal();
   });
 
+  // on a phone the conversation list is a drawer behind the header's button (a disclosure: the
+  // button says whether it is open; Escape, a tap beside it or focus moving on closes it)
+  function drawerToggle() { return document.querySelector(".drawer-toggle"); }
+  function drawerOpen() { const t = drawerToggle(); return Boolean(t) && t.getAttribute("aria-expanded") === "true"; }
+  function setDrawer(open, moveFocus) {
+    const toggle = drawerToggle();
+    const layout = document.querySelector(".chat-layout");
+    if (!toggle || !layout) return;
+    toggle.setAttribute("aria-expanded", String(open));
+    layout.classList.toggle("drawer-open", open);
+    if (!moveFocus) return;
+    if (open) {  // onto the open chat's entry (or New chat), not the search: no keyboard pops up
+      const first = layout.querySelector(".sidebar a[aria-current=page]") || layout.querySelector(".sidebar .new-chat");
+      if (first) first.focus();
+    } else {
+      toggle.focus();
+    }
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest(".drawer-toggle")) { setDrawer(!drawerOpen(), true); return; }
+    if (event.target.closest(".drawer-close")) { setDrawer(false, true); return; }
+    if (drawerOpen() && !event.target.closest(".sidebar")) setDrawer(false, false);
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !drawerOpen() || event.target.closest("dialog")) return;
+    event.preventDefault();
+    setDrawer(false, true);
+  });
+  document.addEventListener("focusin", function (event) {
+    if (drawerOpen() && !event.target.closest(".sidebar, .drawer-toggle")) setDrawer(false, false);
+  });
+
   // keyboard shortcuts (listed in the "?" dialog), only while not typing in a field
   const shortcuts = {
     "n": function () { window.location.assign("/"); },
     "h": function () { window.location.assign("/history"); },
     "c": function () { const t = document.getElementById("text"); if (t) t.focus(); },
-    "/": function () { const s = document.getElementById("search"); if (s) s.focus(); },
+    "/": function () {
+      const t = drawerToggle();
+      if (t && t.offsetParent !== null && !drawerOpen()) setDrawer(true, false);  // a phone: open the drawer first
+      const s = document.getElementById("search"); if (s) s.focus();
+    },
     "?": function () { const d = document.getElementById("shortcuts"); if (d && !d.open) d.showModal(); },
   };
   document.addEventListener("keydown", function (event) {
@@ -157,6 +194,7 @@
 
   document.addEventListener("closetchat:outbox", scrollToEnd);
   document.addEventListener("closetchat:answered", function () { if (atEnd) scrollToEnd(); });
+  document.addEventListener("closetchat:tray", function () { if (atEnd) scrollToEnd(); });
   document.addEventListener("DOMContentLoaded", scrollToEnd);
 
   // photos get their height only when they load, after the scroll above: while the reader is at
