@@ -34,6 +34,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_bytes = 0
+        self._header_tail = b""  # the last bytes of the previous read: a header end may straddle two
         self._in_headers = True
         self._deadline = self.loop.call_later(header_timeout(), self._headers_too_slow)
 
@@ -43,7 +44,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_headers:
-            self._header_bytes += len(data)
+            # only the bytes up to the headers' end count: one read of a big upload often carries
+            # the headers and hundreds of KB of its body (#29: photos of 1 MB and more got 431)
+            end = (self._header_tail + data[:MAX_HEADER_BYTES + 4]).find(b"\r\n\r\n")
+            self._header_bytes += len(data) if end < 0 else max(0, end + 4 - len(self._header_tail))
+            self._header_tail = data[-3:]
             if self._header_bytes > MAX_HEADER_BYTES:
                 self._refuse(b"431 Request Header Fields Too Large", b"request headers too large")
                 return
@@ -56,7 +61,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._in_headers, self._header_bytes = True, 0  # what follows is the next request's headers
+        self._in_headers, self._header_bytes, self._header_tail = True, 0, b""  # the next request's headers
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

@@ -4,6 +4,7 @@ get 503 at once, while the server keeps answering. A real `closetchat serve` and
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import time
@@ -44,6 +45,19 @@ def test_oversized_headers_are_refused_unassembled(served):
             pass  # the server closed the connection: what it sent first says why
         assert _status(sock) == 431
     assert httpx.get(served + "/healthz").status_code == 200
+
+
+def test_a_big_body_arriving_with_its_headers_is_not_counted_as_headers(served):
+    """One read of an upload carries its headers and much of its body: only the headers count
+    (#29: one photo of 1 MB in two got 431 from `closetchat serve`)."""
+    body = (b'--b\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+            + os.urandom(600_000) + b"\r\n--b--\r\n")
+    head = (f"POST /api/v1/predictions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    for _ in range(3):
+        with _connect(served) as sock:
+            sock.sendall(head + body)
+            assert _status(sock) == 415  # read whole and answered: not an image
 
 
 def test_headers_that_take_too_long_are_cut_off(served):
