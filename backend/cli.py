@@ -74,8 +74,9 @@ def sweep(
     grace_seconds: Annotated[float | None, typer.Option(
         help="Spare files younger than this (default: CLOSETCHAT_SWEEP_GRACE_SECONDS, an hour).")] = None,
 ) -> None:
-    """Remove image files no row points at and part files of interrupted uploads (what a crash
-    can leave behind), when older than the grace period; safe while the server runs."""
+    """Remove image files no row points at (in DATA_DIR or the bucket of CLOSETCHAT_STORAGE_URL) and
+    this host's part files of interrupted uploads (what a crash or an outage can leave behind), when
+    older than the grace period; safe while the server runs."""
     from backend.core.config import get_settings
     from backend.core.db import make_engine
     from backend.services.storage import sweep as sweep_files

@@ -4,6 +4,7 @@ tests). Every path the app writes derives from data_dir."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -65,6 +66,14 @@ class Settings(BaseSettings):
     def _split_keys(cls, value):
         if isinstance(value, str):
             return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _bucket_url(cls, value: str) -> str:
+        """A mistyped URL stops the start, not every upload later."""
+        if value and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?", value):
+            raise ValueError(f"CLOSETCHAT_STORAGE_URL: expected s3://bucket/prefix (or empty), got {value!r}")
         return value
 
     @property

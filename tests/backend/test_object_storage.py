@@ -225,3 +225,9 @@ def test_two_servers_share_one_database_and_one_bucket(tmp_path, s3_server, fash
         assert other.post("/history/delete", data={"csrf_token": token, "ids": [prediction_id]}).status_code in (200, 303)
         assert one.get(f"/media/{upload_id}/image").status_code == 404
         assert not any(upload_id in key for key in s3_server.keys(env["CLOSETCHAT_STORAGE_URL"].split("/", 3)[3]))
+
+
+def test_a_mistyped_storage_url_stops_the_start():
+    for url in ("s3:/photos", "https://bucket/prefix", "s3://B"):
+        with pytest.raises(ValueError, match="s3://bucket/prefix"):
+            Settings(storage_url=url)
