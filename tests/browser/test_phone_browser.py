@@ -84,7 +84,9 @@ def test_drawer_opens_closes_and_moves_focus(server, phone, fashion_test):
     expect(phone.get_by_role("button", name="Conversations")).to_have_attribute("aria-expanded", "true")
 
 
-def test_compact_header_puts_the_thread_near_the_top(server, phone, fashion_test):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_compact_header_puts_the_thread_near_the_top(server, phone, fashion_test, scheme):
+    phone.emulate_media(color_scheme=scheme)
     two_conversations(phone, server, fashion_test)
     top = phone.locator("#thread").bounding_box()["y"]
     assert top <= 100, top  # was 137 px of bars: the top bar, a strip of chats, the chat's own bar
@@ -103,3 +105,13 @@ def test_on_a_wide_screen_the_list_is_always_shown(server, page, fashion_test):
     expect(page.locator(".drawer-toggle")).to_be_hidden()
     page.goto(server + "/")
     expect(page.locator(".chat-header")).to_be_hidden()  # a new chat has no bar above its thread
+
+
+def test_without_javascript_the_list_shows_above_the_thread(server, browser):
+    context = browser.new_context(**PHONE, java_script_enabled=False)
+    page = context.new_page()
+    page.goto(server + "/")
+    expect(page.get_by_role("link", name="+ New chat")).to_be_visible()
+    expect(page.locator("#search")).to_be_visible()
+    expect(page.locator(".drawer-toggle")).to_be_hidden()  # it would do nothing
+    context.close()
