@@ -22,7 +22,7 @@ def _drop(page, data: bytes, name: str, mime: str):
     )
 
 
-def test_drop_photo_reply_reload_and_privacy(server, page, browser, fashion_test):
+def test_drop_photo_reply_reload_and_privacy(server, page, browser, fashion_test, console):
     page.goto(server + "/")
     expect(page.get_by_role("heading", name="What garment is this?")).to_be_visible()
     _drop(page, fashion_png(fashion_test, 0), "boot.png", "image/png")
@@ -47,6 +47,7 @@ def test_drop_photo_reply_reload_and_privacy(server, page, browser, fashion_test
 
     other = browser.new_context()
     other_page = other.new_page()
+    console.expect(r"status of 404 .*/c/[0-9a-f]+\)$")  # Chromium logs the refusal
     response = other_page.goto(url)
     assert response.status == 404
     other_page.goto(server + "/history")
@@ -69,7 +70,8 @@ def test_hostile_file_name_is_shown_as_text(server, page, fashion_test):
     assert dialogs == []
 
 
-def test_bad_file_gets_a_friendly_message(server, page):
+def test_bad_file_gets_a_friendly_message(server, page, console):
+    console.expect(r"status of 415 .*/c\)$")  # the refusal, shown as a chat bubble
     page.goto(server + "/")
     page.set_input_files("#composer input[type=file][multiple]",
                          files=[{"name": "notes.jpg", "mimeType": "image/jpeg", "buffer": b"just text"}])

@@ -25,7 +25,7 @@ def _chat(page, server, fashion_test, indexes) -> str:
     return page.url
 
 
-def test_share_read_only_then_revoke(server, page, browser, fashion_test):
+def test_share_read_only_then_revoke(server, page, browser, fashion_test, console):
     other_chat = _chat(page, server, fashion_test, [1])  # the owner's other chat: never visible
     other_photo = page.locator(".bubble.image a").first.get_attribute("href").split("/")[2]
     shared_chat = _chat(page, server, fashion_test, [0, 2])
@@ -44,6 +44,7 @@ def test_share_read_only_then_revoke(server, page, browser, fashion_test):
                            ".every(i => i.complete && i.naturalWidth > 0)")
     expect(view.locator("#composer, .correct, .reply-actions, .saw, #conversation-list")).to_have_count(0)
     assert errors == []  # (the 404s below are meant)
+    console.expect(r"status of 404 .*/(c/[0-9a-f]+|s/[\w-]+)\)$")
     token = url.rsplit("/", 1)[1]
     assert view.request.get(f"{server}/s/{token}/media/{other_photo}/thumb").status == 404
     assert view.goto(shared_chat).status == 404  # the owner's own address stays the owner's
