@@ -75,7 +75,7 @@ class SeaweedServer:
                f"-volume.port={p['volume']}", f"-volume.port.grpc={p['volume.grpc']}",
                f"-filer.port={p['filer']}", f"-filer.port.grpc={p['filer.grpc']}",
                "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3.grpc']}", "-s3.port.iceberg=0",
-               "-s3.port.lance=0", f"-s3.config={config}", "-volume.max=16", "-master.volumeSizeLimitMB=64",
+               "-s3.port.lance=0", f"-s3.config={config}", "-volume.max=64", "-master.volumeSizeLimitMB=64",
                "-master.telemetry=false", "-master.electionTimeout=1s", f"-filer.localSocket={self.folder}/filer.sock",
                f"-s3.localSocket={self.folder}/s3.sock"]
         log = (self.folder / "weed.log").open("ab")

@@ -185,11 +185,19 @@ class S3Bucket:
                     self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
 
     def listing(self, folder: str) -> Iterator[Blob]:
+        """A bucket not made yet lists nothing (SeaweedFS and MinIO make it on the first upload
+        with admin keys: `storage copy` into a fresh one works)."""
+        from botocore.exceptions import ClientError
+
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._key(folder) + "/")
-        with _unavailable_as_503():
-            for page in pages:
-                for item in page.get("Contents", ()):
-                    yield Blob(item["Key"][len(self.prefix):], item["Size"], item["LastModified"].timestamp())
+        try:
+            with _unavailable_as_503():
+                for page in pages:
+                    for item in page.get("Contents", ()):
+                        yield Blob(item["Key"][len(self.prefix):], item["Size"], item["LastModified"].timestamp())
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+                raise
 
 
 class _unavailable_as_503:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 import zipfile
 
 import httpx
@@ -130,12 +131,13 @@ def test_sweep_removes_only_old_objects_without_a_row(make_client, s3_settings, 
 
 
 def test_copy_a_local_store_into_the_bucket_twice(make_client, settings, s3_server, fashion_test, monkeypatch):
-    """`closetchat storage copy --to s3://...`: everything once; a second run copies nothing, and
-    an object cut short (another size) is copied again. The app then serves from the bucket."""
+    """`closetchat storage copy --to s3://...` into a bucket not made yet: everything once; a second
+    run copies nothing, and an object cut short (another size) is copied again. The app then serves
+    from the bucket."""
     settings = settings.model_copy(update={"storage_url": ""})  # the local folder, whatever the suite's storage
     local = make_client(settings)
     ids = [_post(local, fashion_png(fashion_test, i)).json()["results"][0]["id"] for i in (4, 5)]
-    target = bucket_url(s3_server)
+    target = f"s3://fresh-{uuid.uuid4().hex[:8]}/photos"
     monkeypatch.setenv("CLOSETCHAT_DATA_DIR", str(settings.data_dir))
     from backend.core.config import get_settings
 
@@ -146,8 +148,8 @@ def test_copy_a_local_store_into_the_bucket_twice(make_client, settings, s3_serv
         second = CliRunner().invoke(cli, ["storage", "copy", "--to", target])
         assert second.exit_code == 0 and "copied 0 files, skipped 4" in second.output, second.output
         upload = _upload(local, ids[0])
-        prefix = target.removeprefix(f"s3://{seaweed.BUCKET}/") + "/"
-        s3_server.client().put_object(Bucket=seaweed.BUCKET, Key=f"{prefix}uploads/{upload.id[:2]}/{upload.id}", Body=b"cut")
+        bucket = target.removeprefix("s3://").split("/")[0]
+        s3_server.client().put_object(Bucket=bucket, Key=f"photos/uploads/{upload.id[:2]}/{upload.id}", Body=b"cut")
         third = CliRunner().invoke(cli, ["storage", "copy", "--to", target])
         assert third.exit_code == 0 and "copied 1 files, skipped 3" in third.output, third.output
     finally:
