@@ -50,9 +50,6 @@ class Store(Protocol):
     def open(self, key: str) -> BinaryIO:
         """A readable stream of the object; FileNotFoundError when there is none."""
 
-    def size(self, key: str) -> int | None:
-        """The object's size in bytes; None when there is none."""
-
     def delete(self, keys: list[str]) -> None:
         """Remove these objects; missing ones are no error."""
 
@@ -92,12 +89,6 @@ class LocalFolder:
 
     def open(self, key: str) -> BinaryIO:
         return open(self.path(key), "rb")
-
-    def size(self, key: str) -> int | None:
-        try:
-            return self.path(key).stat().st_size
-        except FileNotFoundError:
-            return None
 
     def delete(self, keys: list[str]) -> None:
         for key in keys:
@@ -169,13 +160,6 @@ class S3Bucket:
     def open(self, key: str) -> BinaryIO:
         with _unavailable_as_503():
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
-
-    def size(self, key: str) -> int | None:
-        with _unavailable_as_503():
-            try:
-                return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
-            except FileNotFoundError:
-                return None
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
