@@ -70,6 +70,19 @@ def test_upload_serve_and_delete_through_the_bucket(make_client, s3_settings, s3
     assert client.get(f"/api/v1/predictions/{ids[0]}/image").status_code == 404
 
 
+def test_a_photo_kept_on_disk_goes_up_from_its_part_file(make_client, tmp_path, s3_server):
+    """No upload memory: the form writes the photo to incoming/, the bucket gets it from there
+    (streamed), and the part file is gone once the request ends."""
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url_for_test(tmp_path), secret_key="t",
+                        api_keys=[], storage_url=bucket_url(s3_server), upload_memory_mb=0)
+    client = make_client(settings)
+    photo = jpeg_bytes(size=(1600, 2100))
+    answer = _post(client, photo, "big.jpg", "image/jpeg")
+    assert answer.status_code == 200, answer.text
+    assert client.get(f"/api/v1/predictions/{answer.json()['results'][0]['id']}/image").content == photo
+    assert not any(p.is_file() for p in settings.incoming_dir.rglob("*"))
+
+
 def test_chat_thumbnails_corrections_zip_and_owner_isolation(make_client, s3_settings, fashion_test):
     client = make_client(s3_settings)
     token = csrf_of(client)
