@@ -100,6 +100,8 @@ class SeaweedServer:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+        for name in ("master", "volume", "filer", "s3"):  # gRPC sockets weed puts in /tmp (no flag moves them)
+            Path(f"/tmp/seaweedfs-{name}-grpc-{self.ports[name + '.grpc']}.sock").unlink(missing_ok=True)
 
     def keys(self, prefix: str) -> dict[str, int]:
         """Every object under prefix in the bucket, with its size."""
