@@ -6,17 +6,10 @@ the event loop: a commit may wait for another writer (SQLite's busy timeout) or 
 The pool (settings.db_pool_size, as many again in overflow: about the thread pool's 40 threads, each
 holding at most one connection) makes a request wait at most settings.db_pool_timeout for a
 connection; then it is answered 503 with Retry-After (backend.main), never left to hang.
-
-SQLite admits one writer at a time. A second one waits in SQLite's busy handler, which sleeps in
-growing steps (up to 100 ms a step) and wakes in no order: at 64 concurrent chat sends most of a
-worker's threads sat there and a few waited seconds. So in each process writers queue on one lock
-(WriterQueue) from their first write statement until their connection goes back to the pool (at
-commit or rollback), and only one thread per process ever meets the busy handler.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from sqlalchemy import event
@@ -24,33 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from backend.core.config import Settings
-from backend.core.errors import NotFound, ServiceBusy
+from backend.core.errors import NotFound
 
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another to commit before it fails
-_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
-
-
-class WriterQueue:
-    """One SQLite writer at a time in this process, the others queued on a lock (see the module
-    docstring): taken at a connection's first write statement, given back when the connection
-    returns to the pool. A writer that cannot get it within the busy timeout gets ServiceBusy (503)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._lock = threading.Lock()
-        event.listen(engine, "before_cursor_execute", self._before_execute)
-        event.listen(engine.pool, "checkin", self._release)
-        event.listen(engine.pool, "invalidate", self._release)
-
-    def _before_execute(self, conn, _cursor, statement, *_args) -> None:
-        if conn.info.get("writer") or not statement.lstrip()[:7].upper().startswith(_WRITES):
-            return
-        if not self._lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
-            raise ServiceBusy("the database is busy; try again in a moment")
-        conn.info["writer"] = True
-
-    def _release(self, _dbapi_connection, record, *_args) -> None:
-        if record is not None and record.info.pop("writer", False):
-            self._lock.release()
 
 
 def make_engine(settings: Settings, background_checkpoints: bool = False) -> Engine:
@@ -76,7 +45,6 @@ def make_engine(settings: Settings, background_checkpoints: bool = False) -> Eng
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
-    WriterQueue(engine)
     return engine
 
 
