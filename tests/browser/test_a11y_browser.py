@@ -105,7 +105,11 @@ def test_keyboard_shortcuts_and_their_help(server, page, fashion_test):
     expect(dialog).to_contain_text("New chat")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
-    page.keyboard.press("n")
+    page.keyboard.press("?")
+    # a key in the same frame as the close (focus still on the closed dialog's button, as
+    # Chromium leaves it until the next frame) is a shortcut, not ignored as typing in the dialog
+    page.evaluate("""() => { document.getElementById("shortcuts").close();
+        document.activeElement.dispatchEvent(new KeyboardEvent("keydown", {key: "n", bubbles: true})); }""")
     page.wait_for_url(server + "/")
     page.keyboard.press("/")
     expect(page.locator("#search")).to_be_focused()
