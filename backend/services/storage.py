@@ -1,8 +1,8 @@
 """Image files: one file and one thumbnail per upload, named by the upload's id, kept in the store
 settings name (backend.services.blobs: DATA_DIR's folder by default, or an S3-compatible bucket).
 
-An upload's files are stored (fsync'd on disk, acknowledged by the bucket) before its row is
-committed, so an acknowledged photo always has its image. No file is shared between rows, so
+An upload's files are stored (renamed into place on disk, acknowledged by the bucket) before its
+row is committed, so an acknowledged photo always has its image. No file is shared between rows, so
 deleting a row removes its own files and nothing else, and no lock between requests, worker
 processes or hosts is needed. A crash (or a bucket that fails) between the files and the commit
 leaves files with no row: `closetchat sweep` removes those once they are older than a grace period,
