@@ -175,7 +175,15 @@
       xhr.open("POST", form.getAttribute("action"));
       xhr.setRequestHeader("HX-Request", "true");
       xhr.upload.addEventListener("progress", function (e) {
-        if (e.lengthComputable) setStatus(item, "Sending " + Math.round(100 * e.loaded / e.total) + "%", ["cancel"], e.loaded / e.total);
+        if (!e.lengthComputable) return;
+        // the bar and its words change in place: redrawing the status replaced the Cancel button
+        // under a person's press (progress comes several times a second, a press lasts about
+        // 100 ms), and a press and release on two different buttons is no click: Cancel was lost
+        const text = "Sending " + Math.round(100 * e.loaded / e.total) + "%";
+        const bar = item.status.querySelector("progress");
+        const words = item.status.querySelector(".outbox-text");
+        if (bar && words) { bar.value = e.loaded / e.total; words.textContent = text; return; }
+        setStatus(item, text, ["cancel"], e.loaded / e.total);
       });
       xhr.upload.addEventListener("load", function () { setStatus(item, "Looking…", []); });
       xhr.addEventListener("load", function () { answered(item, xhr).then(resolve, resolve); });
