@@ -72,8 +72,8 @@ def test_send_and_correct_with_the_keyboard_alone(server, page, fashion_test):
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.matches('#composer input[type=file][multiple]')"):
             break
-    page.keyboard.press("Enter")
-    page.wait_for_timeout(300)
+    with page.expect_file_chooser():  # the picker opens on the browser's time, not a fixed sleep's
+        page.keyboard.press("Enter")
     assert len(choosers) == 1
     choosers[0].set_files(files=[{"name": "k.png", "mimeType": "image/png", "buffer": fashion_png(fashion_test, 2)}])
     expect(page.locator("#tray img")).to_have_count(1)

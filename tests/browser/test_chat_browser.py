@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from tests.conftest import fashion_png
@@ -125,10 +126,13 @@ def test_thread_stays_at_the_newest_message_as_photos_load(server, page):
         expect(page.locator(".reply")).to_have_count(4)
         page.wait_for_function("""() => [...document.querySelectorAll('#thread .bubble.image img')]
                                       .every(img => img.complete && img.naturalHeight > 0)""")
-        page.wait_for_timeout(300)
-        gap = page.evaluate("() => { const t = document.getElementById('thread');"
-                            " return t.scrollHeight - t.scrollTop - t.clientHeight; }")
-        assert gap < 5, f"thread left {gap}px above its end"
+        # once every photo has its height the thread's height is final; the last load handler's
+        # scroll may still be a task away (on a loaded machine, longer than any fixed sleep)
+        gap = "() => { const t = document.getElementById('thread'); return t.scrollHeight - t.scrollTop - t.clientHeight; }"
+        try:
+            page.wait_for_function(f"() => ({gap})() < 5", timeout=5_000)
+        except PlaywrightTimeoutError:
+            pytest.fail(f"thread left {page.evaluate(gap)}px above its end")
         page.reload()
 
 
