@@ -71,8 +71,11 @@ class WatchedBrowser:
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # expect() waits 5 s unless told, half what page actions wait here (set_default_timeout below):
+    # a reply (shrink, upload, the model, the swap) on a loaded 2-core CI machine may need more
+    expect.set_options(timeout=10_000)
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield WatchedBrowser(b)
