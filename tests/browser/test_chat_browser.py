@@ -174,8 +174,13 @@ def test_message_actions_copy_enlarge_delete(server, browser, fashion_test):
     expect(page.locator(".reply")).to_have_count(2)
 
     first = page.locator(".reply").first
-    first.get_by_role("button", name="Copy answer").click()
-    expect(first.get_by_role("button", name="Copied")).to_be_visible()
+    copy = first.get_by_role("button", name="Copy answer")
+    # "Copied" shows for 1.5 s: a recorder of the button's labels cannot miss it on a slow machine
+    copy.evaluate("""b => { window.copyLabels = [];
+        new MutationObserver(() => window.copyLabels.push(b.textContent))
+            .observe(b, {childList: true, subtree: true, characterData: true}); }""")
+    copy.click()
+    page.wait_for_function("() => window.copyLabels.includes('Copied')")
     assert page.evaluate("navigator.clipboard.readText()") == first.locator(".answer").inner_text().strip()
 
     page.locator(".bubble.image a").first.click()  # a lightbox, not a new tab
