@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 
 import httpx
 import pytest
@@ -24,17 +23,17 @@ def live(tmp_path_factory):
         yield base
 
 
-def _declare_only(base: str, path: str, headers: dict[str, str], length: int = HUGE) -> tuple[int, float]:
-    """Send only the headers of a POST declaring `length` body bytes; the status and how long the
-    answer took (a server waiting for the body would not answer within the timeout)."""
+def _declare_only(base: str, path: str, headers: dict[str, str], length: int = HUGE) -> int:
+    """Send only the headers of a POST declaring `length` body bytes; the status. The body never
+    comes, so a server that waited for it would not answer at all: the socket's timeout fails the
+    test (no clock to assert on)."""
     host, port = base.removeprefix("http://").split(":")
     lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {length}",
              *(f"{k}: {v}" for k, v in headers.items()), "", ""]
-    started = time.perf_counter()
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall("\r\n".join(lines).encode())
         head = sock.recv(65536).decode("latin-1")
-    return int(head.split(" ", 2)[1]), time.perf_counter() - started
+    return int(head.split(" ", 2)[1])
 
 
 def _browser(base: str) -> tuple[str, str]:
@@ -51,29 +50,29 @@ def _browser(base: str) -> tuple[str, str]:
     ("/history/delete", "application/x-www-form-urlencoded"),
 ])
 def test_cookieless_browser_post_is_refused_before_its_body(live, path, content_type):
-    status, took = _declare_only(live, path, {"Content-Type": content_type}, length=5_000)
-    assert status == 403 and took < 3
+    status = _declare_only(live, path, {"Content-Type": content_type}, length=5_000)
+    assert status == 403
 
 
 def test_api_json_body_over_the_cap_is_refused_before_it_is_read(live):
     """600 MB of JSON to the feedback route was read whole before anything answered."""
-    status, took = _declare_only(live, "/api/v1/predictions/0123456789abcdef/feedback",
+    status = _declare_only(live, "/api/v1/predictions/0123456789abcdef/feedback",
                                  {"Content-Type": "application/json"})
-    assert status == 413 and took < 3
+    assert status == 413
 
 
 def test_small_browser_form_over_the_cap_is_refused_before_it_is_read(live):
     cookie, _ = _browser(live)
-    status, took = _declare_only(live, "/c/0123456789abcdef/rename",
+    status = _declare_only(live, "/c/0123456789abcdef/rename",
                                  {"Content-Type": "multipart/form-data; boundary=b", "Cookie": cookie})
-    assert status == 413 and took < 3
+    assert status == 413
 
 
 def test_wrong_header_token_is_refused_before_the_upload_is_read(live):
     cookie, token = _browser(live)
-    status, took = _declare_only(live, "/c", {"Content-Type": "multipart/form-data; boundary=b",
+    status = _declare_only(live, "/c", {"Content-Type": "multipart/form-data; boundary=b",
                                               "Cookie": cookie, "X-CSRF-Token": "0" * 32}, length=50_000_000)
-    assert status == 403 and took < 3
+    assert status == 403
 
 
 def test_chunked_body_past_the_cap_is_cut_off(live):

