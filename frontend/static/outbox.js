@@ -102,6 +102,17 @@
   }
 
   function setStatus(item, text, actions, progress) {
+    // the same buttons as shown: change the words and the bar in place. Rebuilding replaced Cancel
+    // under a person's press (progress comes several times a second, a press lasts about 100 ms),
+    // and a press and release on two different buttons is no click: Cancel was lost.
+    const words = item.status.querySelector(".outbox-text");
+    const shownBar = item.status.querySelector("progress");
+    const shown = Array.from(item.status.querySelectorAll("button[data-outbox-action]"), function (b) { return b.dataset.outboxAction; });
+    if (words && (shownBar !== null) === (progress !== undefined) && shown.join() === (actions || []).join()) {
+      words.textContent = text;
+      if (shownBar) shownBar.value = progress;
+      return;
+    }
     const parts = [];
     if (progress !== undefined) {
       const bar = el("progress");
@@ -175,15 +186,7 @@
       xhr.open("POST", form.getAttribute("action"));
       xhr.setRequestHeader("HX-Request", "true");
       xhr.upload.addEventListener("progress", function (e) {
-        if (!e.lengthComputable) return;
-        // the bar and its words change in place: redrawing the status replaced the Cancel button
-        // under a person's press (progress comes several times a second, a press lasts about
-        // 100 ms), and a press and release on two different buttons is no click: Cancel was lost
-        const text = "Sending " + Math.round(100 * e.loaded / e.total) + "%";
-        const bar = item.status.querySelector("progress");
-        const words = item.status.querySelector(".outbox-text");
-        if (bar && words) { bar.value = e.loaded / e.total; words.textContent = text; return; }
-        setStatus(item, text, ["cancel"], e.loaded / e.total);
+        if (e.lengthComputable) setStatus(item, "Sending " + Math.round(100 * e.loaded / e.total) + "%", ["cancel"], e.loaded / e.total);
       });
       xhr.upload.addEventListener("load", function () { setStatus(item, "Looking…", []); });
       xhr.addEventListener("load", function () { answered(item, xhr).then(resolve, resolve); });
