@@ -181,16 +181,11 @@
     },
     "?": function () { const d = document.getElementById("shortcuts"); if (d && !d.open) d.showModal(); },
   };
-  // A dialog opened from the page itself (the "?" key on <body>) has nowhere to hand focus back to,
-  // and Chromium leaves it on the closed dialog's button until the next frame: a quick "Esc, n"
-  // then went nowhere. Give focus back to the page at once.
-  document.addEventListener("close", function (event) {
-    const dialog = event.target;
-    if (dialog.matches("dialog") && dialog.contains(document.activeElement)) document.activeElement.blur();
-  }, true);
   document.addEventListener("keydown", function (event) {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    // an open dialog only: Chromium leaves focus on a closed dialog's button until the next frame,
+    // and a quick "Esc, n" went nowhere
     if (target.closest("input, textarea, select, [contenteditable], dialog[open]")) return;
     const action = shortcuts[event.key];
     if (action) { event.preventDefault(); action(); }
