@@ -74,9 +74,13 @@ class LocalFolder:
     def path(self, key: str) -> Path:
         return self.root / key
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def _part(self, key: str) -> Path:
+        """A new part file in incoming/ for key, renamed into place once written."""
         self.incoming.mkdir(parents=True, exist_ok=True)
-        tmp = self.incoming / f"{Path(key).name}.{uuid.uuid4().hex[:8]}.part"
+        return self.incoming / f"{Path(key).name}.{uuid.uuid4().hex[:8]}.part"
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        tmp = self._part(key)
         tmp.write_bytes(data)
         _into_place(tmp, self.path(key))
 
@@ -87,8 +91,7 @@ class LocalFolder:
             _into_place(source, self.path(key))
             return True
         else:
-            self.incoming.mkdir(parents=True, exist_ok=True)
-            tmp = self.incoming / f"{Path(key).name}.{uuid.uuid4().hex[:8]}.part"
+            tmp = self._part(key)
             shutil.copyfile(source, tmp)
             _into_place(tmp, self.path(key))
         return False
