@@ -28,17 +28,18 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     validation = photos.list_photos("validation")
-    val_x = photo_arrays(validation)
     for run in map(Path, args.runs):
         result = json.loads((run / "result.json").read_text())
         held = [photos.photo_at(n) for n in result["adaptation"]["held_out"]]
-        model = load_torch_model(run / "model.pt", result["width"])
-        logits = predict_logits(model, photo_arrays(held), result["normalization"]).numpy()
+        size = result.get("input_size", 28)
+        model = load_torch_model(run / "model.pt", result["width"], size)
+        logits = predict_logits(model, photo_arrays(held, size), result["normalization"]).numpy()
         scored = np.array([p.scored for p in held])
         temperature = fit_temperature(logits[scored], photos.right_classes([p for p in held if p.scored]))
         probs = softmax(logits / temperature)
         cut = choose_unsure_threshold(held, probs.max(1), MAX_SCORED_UNSURE)
         h = score_photos(held, probs, probs.max(1) < cut)
+        val_x = photo_arrays(validation, size)
         val_probs = softmax(predict_logits(model, val_x, result["normalization"]).numpy() / temperature)
         v = score_photos(validation, val_probs, val_probs.max(1) < cut)
         a = result["adaptation"]

@@ -32,10 +32,10 @@ from tqdm import tqdm
 from ml import data, photos
 from ml.augment import random_erase, random_hflip, random_translate
 from ml.labelled import LabelledImage, read_labelled
-from ml.model import build_model
+from ml.model import build_model, widen_stem
 from ml.normalization import normalize
 from ml.preprocess import to_fashion_mnist
-from ml.train import accuracy, command_line, machine_line, save_checkpoint, seed_everything, sgd
+from ml.train import accuracy, command_line, distillation_loss, load_teachers, machine_line, save_checkpoint, seed_everything, sgd
 
 ADAPT_FOLDERS = photos.SCORED_FOLDERS + photos.OUTLIER_FOLDERS
 
@@ -55,6 +55,10 @@ class AdaptConfig:
     held_out_fraction: float = 0.2
     views_per_photo: int = 6
     extra: str | None = None  # labelled photos to add: a corrections zip or a folder of class folders
+    teachers: list[str] = field(default_factory=list)  # photo graphs to distil from on the photos (their mean probs)
+    distill_weight: float = 0.0  # share of the photo loss given to matching the teachers
+    distill_temperature: float = 2.0
+    input_size: int = 28  # 56: the photo graph sees photos at twice the detail (ml.model.widen_stem)
     shared_photos: bool = True  # train on the shared photo set's train split too (when it is there)
     seed: int = 0
     threads: int = 2
@@ -93,13 +97,14 @@ def augmented_view(img: Image.Image, rng: np.random.Generator) -> Image.Image:
     return ImageEnhance.Contrast(view).enhance(float(rng.uniform(0.75, 1.25)))
 
 
-def photo_views(items: list[LabelledImage], views: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def photo_views(items: list[LabelledImage], views: int, rng: np.random.Generator,
+                size: int = 28) -> tuple[np.ndarray, np.ndarray]:
     """Each photo converted `views` times: as it is, then augmented; and whose view each one is."""
     arrays, owners = [], []
     for i, item in enumerate(tqdm(items, desc="converting photos", mininterval=5)):
-        img = item.open()
-        arrays.append(to_fashion_mnist(img))
-        arrays.extend(to_fashion_mnist(augmented_view(img, rng)) for _ in range(views - 1))
+        img = item.open(draft_size=2 * size)
+        arrays.append(to_fashion_mnist(img, size))
+        arrays.extend(to_fashion_mnist(augmented_view(img, rng), size) for _ in range(views - 1))
         owners.extend([i] * views)
     return np.stack(arrays), np.array(owners)
 
@@ -144,8 +149,9 @@ def adapt(cfg: AdaptConfig) -> dict:
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state, base = load_base(Path(cfg.base))
-    model = build_model(base["width"]).to(memory_format=torch.channels_last)
-    model.load_state_dict(state)
+    size = cfg.input_size
+    model = build_model(base["width"], size).to(memory_format=torch.channels_last)
+    model.load_state_dict(widen_stem(state) if size != base.get("input_size", 28) else state)
     normalization = base["normalization"]
 
     train_split, val_split = data.train_validation_split(data.load_split("train"))
@@ -158,23 +164,25 @@ def adapt(cfg: AdaptConfig) -> dict:
     if not fit_items:
         raise SystemExit(f"no photos to adapt on: shared photos not found at {photos.photos_dir()} and no --extra")
     rng = np.random.default_rng(cfg.seed)
-    photo_x, owners = photo_views(fit_items, cfg.views_per_photo, rng)
+    photo_x, owners = photo_views(fit_items, cfg.views_per_photo, rng, size)
     photo_right = torch.from_numpy(photos.right_classes(fit_items).astype(np.float32))
     draw = torch.from_numpy(sampling_weights(fit_items, cfg.balance))
     print(f"{len(fit_items)} photos ({len(photo_x)} views) to adapt on, {len(held_items) + len(extra_held)} held out",
           flush=True)
 
+    teachers = load_teachers(cfg.teachers, "cpu") if cfg.distill_weight else []
     optimizer = sgd(model, cfg.lr, cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.steps,
                                                     pct_start=0.1, anneal_strategy="cos")
     criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
     fashion_images = torch.from_numpy(train_split.images)
     fashion_labels = torch.from_numpy(train_split.labels)
-    views = torch.from_numpy(photo_x).view(len(fit_items), cfg.views_per_photo, 28, 28)
+    views = torch.from_numpy(photo_x).view(len(fit_items), cfg.views_per_photo, size, size)
+    upscale = size // 28  # Fashion-MNIST images join a 56-px batch upsampled, as the network takes them
 
     def prepare(x):
         x = x.float().div_(255.0).unsqueeze(1)
-        x = random_translate(x, 2, generator)
+        x = random_translate(x, 2 * upscale, generator)
         x = random_hflip(x, generator)
         x = random_erase(x, generator, p=0.3)
         return normalize(x, normalization).contiguous(memory_format=torch.channels_last)
@@ -191,11 +199,16 @@ def adapt(cfg: AdaptConfig) -> dict:
         fi = torch.randint(0, len(fashion_images), (cfg.fashion_batch,), generator=generator)
         pi = torch.multinomial(draw, cfg.photo_batch, replacement=True, generator=generator)
         vi = torch.randint(0, cfg.views_per_photo, (cfg.photo_batch,), generator=generator)
-        x = prepare(torch.cat([fashion_images[fi], views[pi, vi]]))
+        fashion = fashion_images[fi].repeat_interleave(upscale, 1).repeat_interleave(upscale, 2)
+        x = prepare(torch.cat([fashion, views[pi, vi]]))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             logits = model(x)
-        loss = criterion(logits[: cfg.fashion_batch].float(), fashion_labels[fi]) + photo_loss(
-            logits[cfg.fashion_batch :], photo_right[pi], cfg.outlier_weight)
+            on_photos = photo_loss(logits[cfg.fashion_batch :], photo_right[pi], cfg.outlier_weight)
+            if teachers:  # a smaller graph learns the larger ones' answers on photos, not only the labels
+                kd = distillation_loss(logits[cfg.fashion_batch :], teachers, x[cfg.fashion_batch :],
+                                       cfg.distill_temperature)
+                on_photos = (1 - cfg.distill_weight) * on_photos + cfg.distill_weight * kd
+        loss = criterion(logits[: cfg.fashion_batch].float(), fashion_labels[fi]) + on_photos
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -212,6 +225,7 @@ def adapt(cfg: AdaptConfig) -> dict:
 
     result = {k: v for k, v in base.items() if k not in ("adaptation", "base_run")}
     result.update({
+        "input_size": size,
         "val_accuracy": round(val_acc, 5),
         "test_accuracy": round(accuracy(model, data.load_split("test"), normalization), 5),
         "base_run": {k: base[k] for k in ("val_accuracy", "test_accuracy", "epochs_run", "train_seconds")},

@@ -64,6 +64,10 @@ def adapt(
     balance: Annotated[float, typer.Option(help="Draw photos with weight (class count)^-BALANCE: 1 = classes alike.")] = 0.5,
     outlier_weight: Annotated[float, typer.Option(help="Weight of the hats-towards-uniform loss.")] = 0.5,
     shared_photos: Annotated[bool, typer.Option(help="Train on the shared photo set's train split too.")] = True,
+    teacher: Annotated[list[str] | None, typer.Option(
+        help="Distil from this photo graph on the photos (repeatable; its held-out photos must be this run's).")] = None,
+    distill_weight: Annotated[float, typer.Option(help="Share of the photo loss spent matching the teachers.")] = 0.0,
+    input_size: Annotated[int, typer.Option(help="28, or 56: the photo graph sees photos at twice the detail.")] = 28,
     seed: int = 0,
 ) -> None:
     """Adapt a model to home photos, each trained on its own class; or learn from corrections."""
@@ -71,10 +75,11 @@ def adapt(
     from ml.adapt import adapt as run_adapt
 
     options = dict(steps=steps, lr=lr, views_per_photo=views_per_photo, photo_batch=photo_batch, balance=balance,
-                   outlier_weight=outlier_weight, shared_photos=shared_photos, seed=seed)
+                   outlier_weight=outlier_weight, shared_photos=shared_photos, seed=seed, input_size=input_size)
     source = corrections or photos
     if source is None:
-        run_adapt(AdaptConfig(base=base, out_dir=out_dir, **options))
+        run_adapt(AdaptConfig(base=base, out_dir=out_dir, teachers=teacher or [], distill_weight=distill_weight,
+                              **options))
         return
     from ml.retrain import corrections_config, retrain, totals
 

@@ -41,8 +41,8 @@ DATASET_UNSURE_RATE = 0.02
 MAX_SCORED_UNSURE = 0.15
 
 
-def load_torch_model(weights: Path, width: int) -> torch.nn.Module:
-    model = build_model(width)
+def load_torch_model(weights: Path, width: int, input_size: int = 28) -> torch.nn.Module:
+    model = build_model(width, input_size)
     model.load_state_dict(load_weights(weights))
     return model.eval()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from ml.labels import LABELS
-from ml.preprocess import open_image
+from ml.preprocess import WORK_SIZE, open_image
 
 
 @dataclass(frozen=True)
@@ -28,8 +28,8 @@ class LabelledImage:
     path: Path | None = None
     content: bytes | None = None
 
-    def open(self) -> Image.Image:
-        return open_image(self.content if self.content is not None else self.path)
+    def open(self, draft_size: int = WORK_SIZE) -> Image.Image:
+        return open_image(self.content if self.content is not None else self.path, draft_size=draft_size)
 
     @property
     def own_class(self) -> int:

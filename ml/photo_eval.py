@@ -17,8 +17,9 @@ from ml.preprocess import open_image, to_fashion_mnist
 RELIABILITY_BINS = 10
 
 
-def photo_arrays(photos: list[Photo], convert=to_fashion_mnist) -> np.ndarray:
-    return np.stack([convert(open_image(p.path)) for p in photos])
+def photo_arrays(photos: list[Photo], size: int = 28) -> np.ndarray:
+    """The photos as a graph of that input size sees them."""
+    return np.stack([to_fashion_mnist(open_image(p.path, draft_size=2 * size), size) for p in photos])
 
 
 @dataclass

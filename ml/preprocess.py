@@ -28,7 +28,6 @@ SIZE = 28
 # a thumbnail whatever the photo's size. The photo graph is adapted on photos converted this way (a
 # 112 px working image got no more photos right: docs/performance.md).
 WORK_SIZE = 56
-SHRINK_FROM = 2 * WORK_SIZE
 TRIM_TOLERANCE = 0.05  # of the largest RGB distance, as in the paper
 MAX_PIXELS = 40_000_000  # decompression-bomb cap, checked from the header before decoding
 DARK_BACKGROUND = 64  # a 28×28 gray image whose border mean is below this is already converted
@@ -185,27 +184,30 @@ def trim_to_content(rgb: np.ndarray, tolerance: float = TRIM_TOLERANCE) -> np.nd
     return rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def to_fashion_mnist(img: Image.Image) -> np.ndarray:
-    """One image → uint8 [28, 28], light garment on black like the dataset."""
+def to_fashion_mnist(img: Image.Image, size: int = SIZE) -> np.ndarray:
+    """One image → uint8 [size, size], light garment on black like the dataset (size 56: the same
+    conversion at twice the detail, for a 56-px photo graph; decode such photos at draft 2 × size)."""
     if is_fashion_mnist_form(img):
-        return np.asarray(img.convert("L"), dtype=np.uint8).copy()
+        pixels = np.asarray(img.convert("L"), dtype=np.uint8)
+        return pixels.copy() if size == SIZE else pixels.repeat(size // SIZE, 0).repeat(size // SIZE, 1)
+    work = WORK_SIZE * size // SIZE
     rgb = flatten_to_rgb(img)
-    if max(rgb.size) >= SHRINK_FROM:
+    if max(rgb.size) >= 2 * work:
         if rgb is img:  # never shrink the caller's image
             rgb = rgb.copy()
-        rgb.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BOX, reducing_gap=2.0)
+        rgb.thumbnail((work, work), Image.Resampling.BOX, reducing_gap=2.0)
     full = np.asarray(rgb)
     light_background = _corner_luma(full) >= 128
     gray = Image.fromarray(trim_to_content(full), "RGB").convert("L")
     w, h = gray.size
-    scale = SIZE / max(w, h)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = gray.resize(size, Image.Resampling.BOX)
-    small = small.filter(ImageFilter.UnsharpMask(radius=1, percent=100, threshold=0))
-    # extended to 28×28 in numpy (two Pillow calls fewer than Image.new and paste)
-    out = np.full((SIZE, SIZE), 255 if light_background else 0, dtype=np.uint8)
-    left, top = (SIZE - size[0]) // 2, (SIZE - size[1]) // 2
-    out[top : top + size[1], left : left + size[0]] = np.asarray(small)
+    scale = size / max(w, h)
+    fitted = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = gray.resize(fitted, Image.Resampling.BOX)
+    small = small.filter(ImageFilter.UnsharpMask(radius=size // SIZE, percent=100, threshold=0))
+    # extended to size×size in numpy (two Pillow calls fewer than Image.new and paste)
+    out = np.full((size, size), 255 if light_background else 0, dtype=np.uint8)
+    left, top = (size - fitted[0]) // 2, (size - fitted[1]) // 2
+    out[top : top + fitted[1], left : left + fitted[0]] = np.asarray(small)
     # negate product shots on light backgrounds; a dark background is already the dataset's way
     return 255 - out if light_background else out
 

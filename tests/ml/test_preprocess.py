@@ -41,6 +41,18 @@ def test_trim_and_longest_edge_is_28_centred():
     assert abs((rows[0] + rows[-1]) / 2 - 13.5) <= 1.5
 
 
+def test_at_56_px_the_same_conversion_at_twice_the_detail(fashion_test):
+    photo = _garment_on((255, 255, 255), size=(600, 300))
+    small, large = to_fashion_mnist(photo), to_fashion_mnist(photo, 56)
+    assert large.shape == (56, 56) and large.dtype == np.uint8
+    # the same garment in the same place: the large one averaged over 2×2 blocks is the small one, near enough
+    pooled = large.reshape(28, 2, 28, 2).astype(np.float32).mean(axis=(1, 3))
+    assert np.abs(pooled - small).mean() < 12
+    # an image already in the dataset's form is upsampled exactly (every pixel a 2×2 block)
+    upsampled = to_fashion_mnist(Image.fromarray(fashion_test.images[0], "L"), 56)
+    assert np.array_equal(upsampled[::2, ::2], fashion_test.images[0]) and np.array_equal(upsampled[1::2, 1::2], upsampled[::2, ::2])
+
+
 def test_dark_background_is_not_negated():
     out = to_fashion_mnist(_garment_on((0, 0, 0), garment=(230, 230, 230)))
     assert out[0, 0] < 10 and out[14, 14] > 200

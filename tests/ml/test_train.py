@@ -5,12 +5,29 @@ import json
 import pytest
 import torch
 
-from ml.model import build_model, count_parameters
+from ml.model import build_model, count_parameters, widen_stem
 from ml.train import TrainConfig, train
 
 
 def test_shipped_architecture_is_under_two_million_parameters(classifier):
     assert count_parameters(build_model(classifier.card.width)) <= 2_000_000
+
+
+def test_a_56_px_graph_starts_as_the_28_px_one_it_widens():
+    torch.manual_seed(0)
+    small = build_model(8).eval()
+    for module in small.modules():  # trained-looking batch norms, not the identity they start as
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 1.5)
+    large = build_model(8, input_size=56).eval()
+    large.load_state_dict(widen_stem(small.state_dict()))
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        expected = small(x)
+        assert torch.allclose(large(x.repeat_interleave(2, 2).repeat_interleave(2, 3)), expected, atol=1e-5)
+        assert torch.allclose(large(x), expected, atol=1e-5)  # a 28×28 input is taken upsampled
 
 
 @pytest.mark.slow  # training, the whole test set or a benchmark: CI runs it
