@@ -183,6 +183,8 @@ def predict_logits(model, images: np.ndarray, normalization: str, bf16: bool = F
     out = []
     for start in range(0, len(images), 1000):
         x = to_input(images[start : start + 1000], normalization, device)
+        if x.shape[-1] != model.input_size:  # Fashion-MNIST images for a 56-px graph: upsampled, as it takes them
+            x = torch.nn.functional.interpolate(x, size=(model.input_size,) * 2, mode="nearest")
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x).float()
             if tta:
