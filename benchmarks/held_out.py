@@ -28,9 +28,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     validation = photos.list_photos("validation")
+    validation_at: dict[int, np.ndarray] = {}  # the validation photos converted, by input size
+    first_held = None
     for run in map(Path, args.runs):
         result = json.loads((run / "result.json").read_text())
-        held = [photos.photo_at(n) for n in result["adaptation"]["held_out"]]
+        names = result["adaptation"]["held_out"]
+        first_held = first_held or sorted(names)
+        if sorted(names) != first_held:
+            raise SystemExit(f"{run} held out other photos than {args.runs[0]}: the figures would not compare")
+        held = [photos.photo_at(n) for n in names]
         size = result.get("input_size", 28)
         model = load_torch_model(run / "model.pt", result["width"], size)
         logits = predict_logits(model, photo_arrays(held, size), result["normalization"]).numpy()
@@ -39,8 +45,9 @@ def main() -> None:
         probs = softmax(logits / temperature)
         cut = choose_unsure_threshold(held, probs.max(1), MAX_SCORED_UNSURE)
         h = score_photos(held, probs, probs.max(1) < cut)
-        val_x = photo_arrays(validation, size)
-        val_probs = softmax(predict_logits(model, val_x, result["normalization"]).numpy() / temperature)
+        if size not in validation_at:
+            validation_at[size] = photo_arrays(validation, size)
+        val_probs = softmax(predict_logits(model, validation_at[size], result["normalization"]).numpy() / temperature)
         v = score_photos(validation, val_probs, val_probs.max(1) < cut)
         a = result["adaptation"]
         print(f"\n{run}: {a['command']}")

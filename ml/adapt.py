@@ -34,7 +34,7 @@ from ml.augment import random_erase, random_hflip, random_translate
 from ml.labelled import LabelledImage, read_labelled
 from ml.model import build_model, widen_stem
 from ml.normalization import normalize
-from ml.preprocess import to_fashion_mnist
+from ml.preprocess import to_fashion_mnist, work_size
 from ml.train import accuracy, command_line, distillation_loss, load_teachers, machine_line, save_checkpoint, seed_everything, sgd
 
 ADAPT_FOLDERS = photos.SCORED_FOLDERS + photos.OUTLIER_FOLDERS
@@ -102,7 +102,7 @@ def photo_views(items: list[LabelledImage], views: int, rng: np.random.Generator
     """Each photo converted `views` times: as it is, then augmented; and whose view each one is."""
     arrays, owners = [], []
     for i, item in enumerate(tqdm(items, desc="converting photos", mininterval=5)):
-        img = item.open(draft_size=2 * size)
+        img = item.open(draft_size=work_size(size))
         arrays.append(to_fashion_mnist(img, size))
         arrays.extend(to_fashion_mnist(augmented_view(img, rng), size) for _ in range(views - 1))
         owners.extend([i] * views)
@@ -143,6 +143,48 @@ def load_base(folder: Path) -> tuple[dict, dict]:
     }
 
 
+def photo_objective(logits: torch.Tensor, x: torch.Tensor, right: torch.Tensor, teachers: list[nn.Module],
+                    cfg: AdaptConfig) -> torch.Tensor:
+    """The photo part of a batch's loss: each photo towards its own class (photo_loss), blended,
+    when distilling, with the teachers' answers on the same views, which say more than one label."""
+    loss = photo_loss(logits, right, cfg.outlier_weight)
+    if not teachers:
+        return loss
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+        kd = distillation_loss(logits, teachers, x, cfg.distill_temperature)
+    return (1 - cfg.distill_weight) * loss + cfg.distill_weight * kd
+
+
+def start_model(state: dict, base: dict, size: int) -> nn.Module:
+    """The network to adapt: the base's own, or a 28-px base behind the 56-px stem (ml.model.widen_stem)."""
+    base_size = base.get("input_size", 28)
+    model = build_model(base["width"], size).to(memory_format=torch.channels_last)
+    if size == base_size:
+        model.load_state_dict(state)
+    elif (base_size, size) == (28, 56):
+        model.load_state_dict(widen_stem(state))
+    else:
+        raise SystemExit(f"a {base_size}-px base cannot be adapted at {size} px")
+    return model
+
+
+def photo_teachers(cfg: AdaptConfig, held_items: list[LabelledImage]) -> list[nn.Module]:
+    """The graphs to distil from. Each must be a 28-px photo graph whose adaptation held out the
+    very photos this run holds out: a teacher that trained on them would leak them into the figures
+    chosen on."""
+    if bool(cfg.teachers) != (cfg.distill_weight > 0):
+        raise SystemExit("distillation needs both --teacher and a --distill-weight above 0")
+    if cfg.teachers and cfg.input_size != 28:
+        raise SystemExit("distillation is from 28-px photo graphs to a 28-px one")
+    held = sorted(i.name for i in held_items)
+    for path in cfg.teachers:
+        result = Path(path).parent / "result.json"
+        theirs = json.loads(result.read_text()).get("adaptation", {}).get("held_out") if result.exists() else None
+        if theirs is None or sorted(theirs) != held:
+            raise SystemExit(f"{path}: its run's result.json must show the same held-out photos as this run")
+    return load_teachers(cfg.teachers, "cpu")
+
+
 def adapt(cfg: AdaptConfig) -> dict:
     torch.set_num_threads(cfg.threads)
     generator = seed_everything(cfg.seed)
@@ -150,8 +192,7 @@ def adapt(cfg: AdaptConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     state, base = load_base(Path(cfg.base))
     size = cfg.input_size
-    model = build_model(base["width"], size).to(memory_format=torch.channels_last)
-    model.load_state_dict(widen_stem(state) if size != base.get("input_size", 28) else state)
+    model = start_model(state, base, size)
     normalization = base["normalization"]
 
     train_split, val_split = data.train_validation_split(data.load_split("train"))
@@ -163,6 +204,7 @@ def adapt(cfg: AdaptConfig) -> dict:
     fit_items += extra_fit
     if not fit_items:
         raise SystemExit(f"no photos to adapt on: shared photos not found at {photos.photos_dir()} and no --extra")
+    teachers = photo_teachers(cfg, held_items + extra_held)  # refused before the photos are converted
     rng = np.random.default_rng(cfg.seed)
     photo_x, owners = photo_views(fit_items, cfg.views_per_photo, rng, size)
     photo_right = torch.from_numpy(photos.right_classes(fit_items).astype(np.float32))
@@ -170,7 +212,6 @@ def adapt(cfg: AdaptConfig) -> dict:
     print(f"{len(fit_items)} photos ({len(photo_x)} views) to adapt on, {len(held_items) + len(extra_held)} held out",
           flush=True)
 
-    teachers = load_teachers(cfg.teachers, "cpu") if cfg.distill_weight else []
     optimizer = sgd(model, cfg.lr, cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.steps,
                                                     pct_start=0.1, anneal_strategy="cos")
@@ -203,12 +244,8 @@ def adapt(cfg: AdaptConfig) -> dict:
         x = prepare(torch.cat([fashion, views[pi, vi]]))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             logits = model(x)
-            on_photos = photo_loss(logits[cfg.fashion_batch :], photo_right[pi], cfg.outlier_weight)
-            if teachers:  # a smaller graph learns the larger ones' answers on photos, not only the labels
-                kd = distillation_loss(logits[cfg.fashion_batch :], teachers, x[cfg.fashion_batch :],
-                                       cfg.distill_temperature)
-                on_photos = (1 - cfg.distill_weight) * on_photos + cfg.distill_weight * kd
-        loss = criterion(logits[: cfg.fashion_batch].float(), fashion_labels[fi]) + on_photos
+        loss = criterion(logits[: cfg.fashion_batch].float(), fashion_labels[fi]) + photo_objective(
+            logits[cfg.fashion_batch :], x[cfg.fashion_batch :], photo_right[pi], teachers, cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

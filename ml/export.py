@@ -72,6 +72,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path, extra: dict | None = No
 def _export(run_dir: Path, out_dir: Path, extra: dict | None, scratch: Path, dataset_graph: bool = False) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     result = json.loads((run_dir / "result.json").read_text())
+    if result.get("input_size", 28) != 28:  # the app and the model card know 28-px graphs only
+        raise SystemExit(f"{run_dir} is a {result['input_size']}-px graph: export and serve it from the "
+                         "branch experiment/photo-graph-56")
     weights = (run_dir / "model.pt").read_bytes()
     (out_dir / "model.pt").write_bytes(weights)
     model = load_torch_model(out_dir / "model.pt", result["width"])

@@ -44,8 +44,8 @@ class ClosetNet(nn.Module):
     """28×28×1 → 10 logits. Stages: 28 → 14 (+res) → 7 → 3 (+res) → pooled features.
 
     input_size 56: the same network behind a space-to-depth stem (each 2×2 block of a 56×56 image
-    becomes 4 channels of a 28×28 one), so a photo can be seen at twice the detail for almost no
-    extra work. widen_stem() starts it from a 28-px network exactly: on an image upsampled from
+    becomes 4 channels of a 28×28 one), so a photo can be seen at twice the detail while every
+    layer after the stem keeps its shape and its trained weights. widen_stem() starts it from a 28-px network exactly: on an image upsampled from
     28×28 (every pixel a 2×2 block, how Fashion-MNIST images are given to it) it gives the same logits."""
 
     def __init__(self, width: int = DEFAULT_WIDTH, num_classes: int = 10, input_size: int = 28) -> None:

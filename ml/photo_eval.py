@@ -12,14 +12,14 @@ import numpy as np
 
 from ml.labels import LABELS
 from ml.photos import SCORED_CLASSES, Photo
-from ml.preprocess import open_image, to_fashion_mnist
+from ml.preprocess import open_image, to_fashion_mnist, work_size
 
 RELIABILITY_BINS = 10
 
 
 def photo_arrays(photos: list[Photo], size: int = 28) -> np.ndarray:
     """The photos as a graph of that input size sees them."""
-    return np.stack([to_fashion_mnist(open_image(p.path, draft_size=2 * size), size) for p in photos])
+    return np.stack([to_fashion_mnist(open_image(p.path, draft_size=work_size(size)), size) for p in photos])
 
 
 @dataclass

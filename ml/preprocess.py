@@ -184,13 +184,18 @@ def trim_to_content(rgb: np.ndarray, tolerance: float = TRIM_TOLERANCE) -> np.nd
     return rgb[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
+def work_size(size: int = SIZE) -> int:
+    """The working image's long side (and the JPEG draft size) for an output of size×size."""
+    return WORK_SIZE * size // SIZE
+
+
 def to_fashion_mnist(img: Image.Image, size: int = SIZE) -> np.ndarray:
     """One image → uint8 [size, size], light garment on black like the dataset (size 56: the same
-    conversion at twice the detail, for a 56-px photo graph; decode such photos at draft 2 × size)."""
+    conversion at twice the detail, for a 56-px photo graph; open such photos at draft work_size(56))."""
     if is_fashion_mnist_form(img):
         pixels = np.asarray(img.convert("L"), dtype=np.uint8)
         return pixels.copy() if size == SIZE else pixels.repeat(size // SIZE, 0).repeat(size // SIZE, 1)
-    work = WORK_SIZE * size // SIZE
+    work = work_size(size)
     rgb = flatten_to_rgb(img)
     if max(rgb.size) >= 2 * work:
         if rgb is img:  # never shrink the caller's image

@@ -92,3 +92,22 @@ def test_a_small_corrections_set_still_holds_one_photo_of_a_class_back():
     held_classes = sorted(i.own_class for i in held)
     assert held_classes == [5, 9, 9]  # two sandals: one back; one sneaker: kept to learn from; 10 boots: 2
     assert len(fit) + len(held) == len(items) and not {i.name for i in fit} & {i.name for i in held}
+
+
+def test_distillation_refuses_teachers_that_saw_the_photos_held_out(tmp_path):
+    import json
+
+    from ml.adapt import AdaptConfig, photo_teachers
+    from ml.labelled import LabelledImage
+
+    held = [LabelledImage("shoes/a.jpg", (5,)), LabelledImage("hat/b.jpg", ())]
+    teacher = tmp_path / "run" / "best.pt"
+    teacher.parent.mkdir()
+    (teacher.parent / "result.json").write_text(json.dumps({"adaptation": {"held_out": ["shoes/a.jpg"]}}))
+    for cfg, why in ((AdaptConfig(teachers=[str(teacher)]), "both --teacher"),
+                     (AdaptConfig(distill_weight=0.5), "both --teacher"),
+                     (AdaptConfig(teachers=[str(teacher)], distill_weight=0.5, input_size=56), "28-px"),
+                     (AdaptConfig(teachers=[str(teacher)], distill_weight=0.5), "same held-out photos")):
+        with pytest.raises(SystemExit, match=why):
+            photo_teachers(cfg, held)
+    assert photo_teachers(AdaptConfig(), held) == []
