@@ -45,8 +45,9 @@ class ClosetNet(nn.Module):
 
     input_size 56: the same network behind a space-to-depth stem (each 2×2 block of a 56×56 image
     becomes 4 channels of a 28×28 one), so a photo can be seen at twice the detail while every
-    layer after the stem keeps its shape and its trained weights. widen_stem() starts it from a 28-px network exactly: on an image upsampled from
-    28×28 (every pixel a 2×2 block, how Fashion-MNIST images are given to it) it gives the same logits."""
+    layer after the stem keeps its shape and its trained weights. widen_stem() starts it from a
+    28-px network exactly: on an image upsampled from 28×28 (every pixel a 2×2 block, how
+    Fashion-MNIST images are given to it) it gives the same logits."""
 
     def __init__(self, width: int = DEFAULT_WIDTH, num_classes: int = 10, input_size: int = 28) -> None:
         super().__init__()
