@@ -34,7 +34,7 @@ from ml.augment import random_erase, random_hflip, random_translate
 from ml.labelled import LabelledImage, read_labelled
 from ml.model import build_model, widen_stem
 from ml.normalization import normalize
-from ml.preprocess import to_fashion_mnist, work_size
+from ml.preprocess import to_fashion_mnist, upsample, work_size
 from ml.train import accuracy, command_line, distillation_loss, load_teachers, machine_line, save_checkpoint, seed_everything, sgd
 
 ADAPT_FOLDERS = photos.SCORED_FOLDERS + photos.OUTLIER_FOLDERS
@@ -216,14 +216,13 @@ def adapt(cfg: AdaptConfig) -> dict:
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.steps,
                                                     pct_start=0.1, anneal_strategy="cos")
     criterion = nn.CrossEntropyLoss(label_smoothing=0.1)
-    fashion_images = torch.from_numpy(train_split.images)
+    fashion_images = torch.from_numpy(upsample(train_split.images, size))  # at the graph's size, once
     fashion_labels = torch.from_numpy(train_split.labels)
     views = torch.from_numpy(photo_x).view(len(fit_items), cfg.views_per_photo, size, size)
-    upscale = size // 28  # Fashion-MNIST images join a 56-px batch upsampled, as the network takes them
 
     def prepare(x):
         x = x.float().div_(255.0).unsqueeze(1)
-        x = random_translate(x, 2 * upscale, generator)
+        x = random_translate(x, 2 * size // 28, generator)
         x = random_hflip(x, generator)
         x = random_erase(x, generator, p=0.3)
         return normalize(x, normalization).contiguous(memory_format=torch.channels_last)
@@ -240,8 +239,7 @@ def adapt(cfg: AdaptConfig) -> dict:
         fi = torch.randint(0, len(fashion_images), (cfg.fashion_batch,), generator=generator)
         pi = torch.multinomial(draw, cfg.photo_batch, replacement=True, generator=generator)
         vi = torch.randint(0, cfg.views_per_photo, (cfg.photo_batch,), generator=generator)
-        fashion = fashion_images[fi].repeat_interleave(upscale, 1).repeat_interleave(upscale, 2)
-        x = prepare(torch.cat([fashion, views[pi, vi]]))
+        x = prepare(torch.cat([fashion_images[fi], views[pi, vi]]))
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             logits = model(x)
         loss = criterion(logits[: cfg.fashion_batch].float(), fashion_labels[fi]) + photo_objective(

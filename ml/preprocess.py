@@ -189,12 +189,19 @@ def work_size(size: int = SIZE) -> int:
     return WORK_SIZE * size // SIZE
 
 
+def upsample(images: np.ndarray, size: int = SIZE) -> np.ndarray:
+    """uint8 [..., 28, 28] → [..., size, size], every pixel a block: how a 56-px graph takes an image
+    already in Fashion-MNIST form (ml.model.widen_stem). At 28 the images themselves."""
+    k = size // images.shape[-1]
+    return images if k == 1 else images.repeat(k, axis=-2).repeat(k, axis=-1)
+
+
 def to_fashion_mnist(img: Image.Image, size: int = SIZE) -> np.ndarray:
     """One image → uint8 [size, size], light garment on black like the dataset (size 56: the same
     conversion at twice the detail, for a 56-px photo graph; open such photos at draft work_size(56))."""
     if is_fashion_mnist_form(img):
         pixels = np.asarray(img.convert("L"), dtype=np.uint8)
-        return pixels.copy() if size == SIZE else pixels.repeat(size // SIZE, 0).repeat(size // SIZE, 1)
+        return pixels.copy() if size == SIZE else upsample(pixels, size)
     work = work_size(size)
     rgb = flatten_to_rgb(img)
     if max(rgb.size) >= 2 * work:

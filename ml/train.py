@@ -22,6 +22,7 @@ from ml.augment import random_erase, random_hflip, random_translate
 from ml.labels import LABELS
 from ml.model import ARCHITECTURE, build_model, count_parameters
 from ml.normalization import normalize
+from ml.preprocess import upsample
 
 
 @dataclass
@@ -182,9 +183,7 @@ def predict_logits(model, images: np.ndarray, normalization: str, bf16: bool = F
     device = next(model.parameters()).device
     out = []
     for start in range(0, len(images), 1000):
-        x = to_input(images[start : start + 1000], normalization, device)
-        if x.shape[-1] != model.input_size:  # Fashion-MNIST images for a 56-px graph: upsampled, as it takes them
-            x = torch.nn.functional.interpolate(x, size=(model.input_size,) * 2, mode="nearest")
+        x = to_input(upsample(np.asarray(images[start : start + 1000]), model.input_size), normalization, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             logits = model(x).float()
             if tta:
