@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     validation = photos.list_photos("validation")
-    validation_at: dict[int, np.ndarray] = {}  # the validation photos converted, by input size
+    converted: dict[tuple[str, int], np.ndarray] = {}  # held-out and validation photos, by input size
     first_held = None
     for run in map(Path, args.runs):
         result = json.loads((run / "result.json").read_text())
@@ -39,15 +39,17 @@ def main() -> None:
         held = [photos.photo_at(n) for n in names]
         size = result.get("input_size", 28)
         model = load_torch_model(run / "model.pt", result["width"], size)
-        logits = predict_logits(model, photo_arrays(held, size), result["normalization"]).numpy()
+        if ("held", size) not in converted:  # every run holds out the same photos (checked above)
+            converted["held", size] = photo_arrays(held, size)
+            converted["validation", size] = photo_arrays(validation, size)
+        logits = predict_logits(model, converted["held", size], result["normalization"]).numpy()
         scored = np.array([p.scored for p in held])
         temperature = fit_temperature(logits[scored], photos.right_classes([p for p in held if p.scored]))
         probs = softmax(logits / temperature)
         cut = choose_unsure_threshold(held, probs.max(1), MAX_SCORED_UNSURE)
         h = score_photos(held, probs, probs.max(1) < cut)
-        if size not in validation_at:
-            validation_at[size] = photo_arrays(validation, size)
-        val_probs = softmax(predict_logits(model, validation_at[size], result["normalization"]).numpy() / temperature)
+        val_probs = softmax(predict_logits(model, converted["validation", size], result["normalization"]).numpy()
+                            / temperature)
         v = score_photos(validation, val_probs, val_probs.max(1) < cut)
         a = result["adaptation"]
         print(f"\n{run}: {a['command']}")
